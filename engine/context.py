@@ -1,0 +1,109 @@
+"""What a running node may ask of the engine: its run context.
+
+A node streams tokens (`token`), reports named steps (`step`) and token usage
+(`usage`), reads secrets by reference (`secret`), keeps per-run state (`state`)
+and reaches services the host application injected (`services`: stores, memory,
+data dir). All of it is safe to call from the node's own worker thread.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from engine.errors import SecretMissing
+from engine.events import Event, NodeStep, NodeToken, preview
+
+SecretResolver = Callable[[str], str | None]
+
+
+def env_secret(name: str) -> str | None:
+    return os.environ.get(name) or None
+
+
+class Redactor:
+    """Remembers every secret value resolved in a run and masks it in text."""
+
+    def __init__(self) -> None:
+        self._values: set[str] = set()
+
+    def add(self, value: str) -> None:
+        if len(value) >= 4:
+            self._values.add(value)
+
+    def __call__(self, text: str) -> str:
+        for value in self._values:
+            if value in text:
+                text = text.replace(value, "***")
+        return text
+
+    def __bool__(self) -> bool:
+        return bool(self._values)
+
+
+class RunContext:
+    """Per-node handle on the running flow. Created by the scheduler, one per attempt."""
+
+    def __init__(self, *, run_id: str, node_id: str, node_type: str, emit: Callable[[Event], None],
+                 flow_inputs: Mapping[str, Any], services: Mapping[str, Any],
+                 state: dict[str, Any], session_id: str | None,
+                 secrets: SecretResolver, redactor: Redactor,
+                 cancelled: threading.Event, attempt: int = 1) -> None:
+        self.run_id = run_id
+        self.node_id = node_id
+        self.node_type = node_type
+        self.flow_inputs = flow_inputs
+        self.services = services
+        self.session_id = session_id
+        self.attempt = attempt
+        self._emit = emit
+        self._state = state
+        self._secrets = secrets
+        self._redactor = redactor
+        self._cancelled = cancelled
+        self.usage_record: dict[str, Any] = {}
+
+    def token(self, text: str) -> None:
+        """Stream a piece of this node's output as it is produced."""
+        if text:
+            self._emit(NodeToken(run_id=self.run_id, node=self.node_id, text=text))
+
+    def step(self, name: str, **data: Any) -> None:
+        """Record a named step (thought, tool call, observation) in the trace."""
+        self._emit(NodeStep(run_id=self.run_id, node=self.node_id, name=name,
+                            data={k: preview(v, 2000) for k, v in data.items()}))
+
+    def usage(self, *, prompt_tokens: int = 0, completion_tokens: int = 0,
+              cost: float | None = None, model: str | None = None) -> None:
+        """Add token usage (and cost in USD, when known) to this node's record."""
+        u = self.usage_record
+        u["prompt_tokens"] = u.get("prompt_tokens", 0) + prompt_tokens
+        u["completion_tokens"] = u.get("completion_tokens", 0) + completion_tokens
+        u["total_tokens"] = u["prompt_tokens"] + u["completion_tokens"]
+        if cost is not None:
+            u["cost"] = round(u.get("cost", 0.0) + cost, 8)
+        if model:
+            u["model"] = model
+
+    def secret(self, name: str, *, field: str = "api_key_env") -> str:
+        """The value of the secret called `name`; raises SecretMissing naming the field."""
+        value = self._secrets(name) if name else None
+        if value is None:
+            raise SecretMissing(
+                f"node '{self.node_id}': config field '{field}' names the secret "
+                f"'{name or '(empty)'}', which is not set",
+                hint=f"export {name or 'THE_VARIABLE'}=... in the environment that runs chainloom",
+            )
+        self._redactor.add(value)
+        return value
+
+    def state(self) -> dict[str, Any]:
+        """A dict that lives for the whole run, private to this node."""
+        return self._state
+
+    @property
+    def cancelled(self) -> bool:
+        """True once the run was stopped; long-running sync code should check it."""
+        return self._cancelled.is_set()

@@ -1,0 +1,189 @@
+"""Typed run events and the handlers that receive them.
+
+Every run emits, in order: RunStarted, then per node NodeStarted, NodeToken*,
+NodeStep*, and one of NodeFinished / NodeFailed (possibly several times with
+retries) / NodeSkipped / NodeCancelled, then RunFinished. A handler is any
+callable taking one event; the trace of a run (its events) is enough to show it
+again. Values in events are JSON-safe previews, never live objects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+log = logging.getLogger("chainloom.events")
+
+PREVIEW_CHARS = 400
+PREVIEW_ITEMS = 8
+
+
+@dataclass(kw_only=True, slots=True)
+class Event:
+    kind: ClassVar[str] = "event"
+    run_id: str
+    seq: int = 0
+    t: float = 0.0  # seconds since the run started
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind}
+        for f in _fields(type(self)):
+            out[f] = getattr(self, f)
+        return out
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _fields(cls: type) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
+@dataclass(kw_only=True, slots=True)
+class RunStarted(Event):
+    kind: ClassVar[str] = "run.started"
+    flow_id: str
+    flow_name: str = ""
+    inputs: dict[str, Any] = field(default_factory=dict)
+    nodes: list[str] = field(default_factory=list)
+
+
+@dataclass(kw_only=True, slots=True)
+class NodeStarted(Event):
+    kind: ClassVar[str] = "node.started"
+    node: str
+    type: str
+    inputs: dict[str, Any] = field(default_factory=dict)
+    attempt: int = 1
+
+
+@dataclass(kw_only=True, slots=True)
+class NodeToken(Event):
+    kind: ClassVar[str] = "node.token"
+    node: str
+    text: str
+
+
+@dataclass(kw_only=True, slots=True)
+class NodeStep(Event):
+    """A named step inside a node (an agent's thought, a tool call, a retrieval)."""
+
+    kind: ClassVar[str] = "node.step"
+    node: str
+    name: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True, slots=True)
+class NodeFinished(Event):
+    kind: ClassVar[str] = "node.finished"
+    node: str
+    type: str
+    outputs: dict[str, Any] = field(default_factory=dict)
+    duration: float = 0.0
+    usage: dict[str, Any] | None = None
+    cached: bool = False
+    fallback_error: str | None = None  # set when the outputs are the node's fallback
+
+
+@dataclass(kw_only=True, slots=True)
+class NodeFailed(Event):
+    kind: ClassVar[str] = "node.failed"
+    node: str
+    type: str
+    error: str
+    hint: str = ""
+    duration: float = 0.0
+    attempt: int = 1
+    will_retry: bool = False
+
+
+@dataclass(kw_only=True, slots=True)
+class NodeSkipped(Event):
+    kind: ClassVar[str] = "node.skipped"
+    node: str
+    type: str
+    reason: str
+
+
+@dataclass(kw_only=True, slots=True)
+class NodeCancelled(Event):
+    kind: ClassVar[str] = "node.cancelled"
+    node: str
+    type: str
+    reason: str
+
+
+@dataclass(kw_only=True, slots=True)
+class RunFinished(Event):
+    kind: ClassVar[str] = "run.finished"
+    status: str  # succeeded | failed | timeout | cancelled
+    outputs: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    hint: str = ""
+    failed_node: str | None = None
+    duration: float = 0.0
+    usage: dict[str, Any] = field(default_factory=dict)
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.kind: cls for cls in (RunStarted, NodeStarted, NodeToken, NodeStep, NodeFinished,
+                              NodeFailed, NodeSkipped, NodeCancelled, RunFinished)
+}
+
+Handler = Callable[[Event], None]
+
+
+def event_from_dict(data: Mapping[str, Any]) -> Event:
+    """Rebuild an event from its `to_dict()` form (a trace line, a stored row)."""
+    body = dict(data)
+    cls = EVENT_TYPES.get(body.pop("kind", ""))
+    if cls is None:
+        raise ValueError(f"unknown event kind {data.get('kind')!r}")
+    return cls(**{k: v for k, v in body.items() if k in _fields(cls)})
+
+
+def preview(value: Any, limit: int = PREVIEW_CHARS, _depth: int = 0) -> Any:
+    """A small JSON-safe picture of a value, cheap to make for large ones."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        return value if len(value) <= limit else value[:limit] + f"… (+{len(value) - limit} chars)"
+    to_preview = getattr(value, "to_preview", None)
+    if callable(to_preview):
+        return preview(to_preview(), limit, _depth)
+    if _depth >= 3:
+        return f"<{type(value).__name__}>"
+    if isinstance(value, Mapping):
+        items = list(value.items())
+        out = {str(k): preview(v, limit, _depth + 1) for k, v in items[:PREVIEW_ITEMS * 2]}
+        if len(items) > PREVIEW_ITEMS * 2:
+            out["…"] = f"+{len(items) - PREVIEW_ITEMS * 2} more keys"
+        return out
+    if isinstance(value, (list, tuple, set, frozenset)):
+        seq = list(value)
+        out_list = [preview(v, limit, _depth + 1) for v in seq[:PREVIEW_ITEMS]]
+        if len(seq) > PREVIEW_ITEMS:
+            out_list.append(f"… (+{len(seq) - PREVIEW_ITEMS} more)")
+        return out_list
+    if isinstance(value, BaseException):
+        return f"{type(value).__name__}: {value}"[:limit]
+    if hasattr(value, "model_dump"):
+        return preview(value.model_dump(mode="json"), limit, _depth)
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def dispatch(handlers: list[Handler], event: Event) -> None:
+    """Call each handler; a broken handler is logged and never breaks the run."""
+    for handler in handlers:
+        try:
+            handler(event)
+        except Exception:  # noqa: BLE001 - observers must not change the run's outcome
+            log.exception("event handler %r failed on %s", handler, event.kind)

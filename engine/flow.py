@@ -1,0 +1,227 @@
+"""The flow file: schema_version 1, parsed without executing anything.
+
+`parse_flow` and `load_flow` turn JSON into a `Flow` (errors name the file, the
+node id and the field); `dumps_flow` writes the canonical form (sorted keys,
+2-space indent) and `save_flow` writes it atomically (temp file, fsync, rename).
+A flow holds node *type ids*, never import paths, and secret *names*, never values.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from engine.errors import FlowLoadError
+
+SCHEMA_VERSION = 1
+MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_DEPTH = 64
+ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
+TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=True)
+
+
+class NodePolicy(_Strict):
+    """How the engine treats one node: time limit, retries, what to do on failure."""
+
+    timeout: float | None = Field(None, gt=0, le=86_400, description="Seconds before the node is stopped.")
+    retries: int = Field(0, ge=0, le=5, description="Extra attempts after a failure (never for side effects).")
+    backoff: float = Field(0.5, ge=0, le=60, description="Seconds before the first retry; doubles each time.")
+    on_error: Literal["fail", "fallback"] = Field("fail", description="Stop the run, or use `fallback`.")
+    fallback: dict[str, Any] | None = Field(None, description="Outputs to use when the node fails.")
+    cache: bool = Field(True, description="Allow reusing an earlier result for identical inputs.")
+
+
+class FlowNode(_Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    type: str = Field(pattern=TYPE_PATTERN, max_length=100)
+    version: int = Field(1, ge=1, le=1000)
+    name: str = Field("", max_length=200, description="Label shown on the canvas.")
+    config: dict[str, Any] = Field(default_factory=dict)
+    position: tuple[float, float] | None = None
+    policy: NodePolicy = Field(default_factory=NodePolicy)
+
+
+class Edge(_Strict):
+    """`from` and `to` are `node.port` references."""
+
+    source: str = Field(alias="from", pattern=r"^[^.]+\.[^.]+$", max_length=200)
+    target: str = Field(alias="to", pattern=r"^[^.]+\.[^.]+$", max_length=200)
+
+    @property
+    def source_node(self) -> str:
+        return self.source.split(".", 1)[0]
+
+    @property
+    def source_port(self) -> str:
+        return self.source.split(".", 1)[1]
+
+    @property
+    def target_node(self) -> str:
+        return self.target.split(".", 1)[0]
+
+    @property
+    def target_port(self) -> str:
+        return self.target.split(".", 1)[1]
+
+    def __str__(self) -> str:
+        return f"{self.source} -> {self.target}"
+
+
+class Flow(_Strict):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = Field("", max_length=200)
+    description: str = Field("", max_length=10_000)
+    nodes: list[FlowNode] = Field(default_factory=list, max_length=5000)
+    edges: list[Edge] = Field(default_factory=list, max_length=20_000)
+
+    @field_validator("name")
+    @classmethod
+    def _no_control_chars(cls, v: str) -> str:
+        if any(ord(c) < 32 for c in v):
+            raise ValueError("must not contain control characters")
+        return v
+
+    def node(self, node_id: str) -> FlowNode | None:
+        return next((n for n in self.nodes if n.id == node_id), None)
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON (numbers must be finite)")
+
+
+def _depth(value: Any, limit: int) -> int:
+    stack = [(value, 1)]
+    deepest = 0
+    while stack:
+        item, d = stack.pop()
+        deepest = max(deepest, d)
+        if d > limit:
+            return d
+        if isinstance(item, dict):
+            stack.extend((v, d + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, d + 1) for v in item)
+    return deepest
+
+
+def _where(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
+    """Turn a pydantic error location into `node 'x' field 'config.y'` words."""
+    if len(loc) >= 2 and loc[0] in ("nodes", "edges") and isinstance(loc[1], int):
+        field = ".".join(str(p) for p in loc[2:]) or "(whole entry)"
+        items = raw.get(loc[0]) if isinstance(raw, dict) else None
+        entry = items[loc[1]] if isinstance(items, list) and loc[1] < len(items) else None
+        if loc[0] == "nodes":
+            node_id = entry.get("id") if isinstance(entry, dict) else None
+            label = f"node '{node_id}'" if isinstance(node_id, str) else f"node #{loc[1] + 1}"
+            return f"{label} field '{field}'"
+        return f"edge #{loc[1] + 1} field '{field}'"
+    return "field '" + ".".join(str(p) for p in loc) + "'"
+
+
+def parse_flow(data: str | bytes | dict[str, Any], *, source: str = "<flow>") -> Flow:
+    """Parse a flow from JSON text or a decoded dict. Executes nothing."""
+    if isinstance(data, (str, bytes)):
+        if len(data) > MAX_FILE_BYTES:
+            raise FlowLoadError(f"{source}: flow is {len(data)} bytes, over the {MAX_FILE_BYTES} limit")
+        try:
+            data = json.loads(data, parse_constant=_reject_constant)
+        except (ValueError, RecursionError) as err:
+            raise FlowLoadError(f"{source}: not valid JSON: {err}",
+                                hint="check the file with a JSON linter") from err
+    if not isinstance(data, dict):
+        raise FlowLoadError(f"{source}: a flow must be a JSON object, got {type(data).__name__}")
+    if _depth(data, MAX_DEPTH) > MAX_DEPTH:
+        raise FlowLoadError(f"{source}: nested more than {MAX_DEPTH} levels deep")
+    version = data.get("schema_version")
+    if version is None:
+        raise FlowLoadError(f"{source}: missing 'schema_version'", hint=f"add \"schema_version\": {SCHEMA_VERSION}")
+    if version != SCHEMA_VERSION:
+        raise FlowLoadError(
+            f"{source}: schema_version {version!r} is not supported (this chainloom reads {SCHEMA_VERSION})",
+            hint="upgrade chainloom to open flows written by a newer version")
+    try:
+        return Flow.model_validate(data)
+    except ValidationError as err:
+        problems = [f"{_where(e['loc'], data)}: {e['msg']}" for e in err.errors()]
+        raise FlowLoadError(f"{source}: " + "; ".join(problems)) from err
+
+
+def load_flow(path: str | os.PathLike[str]) -> Flow:
+    """Read and parse a flow file."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise FlowLoadError(f"{p}: file is {size} bytes, over the {MAX_FILE_BYTES} limit")
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise FlowLoadError(f"{p}: no such file", hint="check the path") from err
+    except UnicodeDecodeError as err:
+        raise FlowLoadError(f"{p}: not UTF-8 text", hint="save the flow as UTF-8 JSON") from err
+    except OSError as err:
+        raise FlowLoadError(f"{p}: cannot read: {err.strerror}") from err
+    return parse_flow(text, source=str(p))
+
+
+def flow_to_dict(flow: Flow) -> dict[str, Any]:
+    """The canonical dict: defaults of policy and position left out, keys sorted on dump."""
+    out = flow.model_dump(mode="json", by_alias=True)
+    for n in out["nodes"]:
+        if n.get("position") is None:
+            n.pop("position", None)
+        policy = {k: v for k, v in n["policy"].items() if v != NodePolicy.model_fields[k].default}
+        if policy:
+            n["policy"] = policy
+        else:
+            n.pop("policy")
+        if not n.get("name"):
+            n.pop("name", None)
+    return out
+
+
+def dumps_flow(flow: Flow) -> str:
+    """Canonical JSON text: sorted keys, 2-space indent, trailing newline."""
+    return json.dumps(flow_to_dict(flow), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def atomic_write(path: str | os.PathLike[str], text: str) -> None:
+    """Write text so that readers see the old file or the new one, never a torn one."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    try:
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def save_flow(flow: Flow, path: str | os.PathLike[str]) -> None:
+    atomic_write(path, dumps_flow(flow))
+
+
+def is_finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,0 +1,160 @@
+"""The node contract: a node type is four things and nothing else.
+
+A stable type id with a version, a pydantic config model, typed input and output
+ports (fixed, or computed from the config), and one `run(config, inputs, ctx)`
+function, sync or async, that returns a dict of outputs. Retries, timeouts,
+caching, streaming plumbing and tracing belong to the engine, not to nodes.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.ports import Port
+
+if TYPE_CHECKING:
+    from engine.context import RunContext
+
+Outputs = dict[str, Any]
+RunFunction = Callable[[Any, dict[str, Any], "RunContext"], Outputs | Awaitable[Outputs]]
+PortList = Sequence[Port] | Callable[[Any], Sequence[Port]]
+Migration = Callable[[dict[str, Any]], dict[str, Any]]
+
+SECRET_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+
+
+class NodeConfig(BaseModel):
+    """Base of every node's config: unknown fields and NaN/inf are refused."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True)
+
+
+def SecretRef(default: str = "", *, description: str) -> Any:
+    """A config field that holds the *name* of an environment variable, never a secret.
+
+    The UI shows it as a variable-name box; exports and traces carry only the name.
+    """
+    return Field(
+        default,
+        description=description,
+        pattern=SECRET_NAME_PATTERN if default else r"^$|" + SECRET_NAME_PATTERN,
+        json_schema_extra={"secret": True},
+    )
+
+
+class FlowInputConfig(NodeConfig):
+    """Config shared by every `input.*` node: the flow input's name and default."""
+
+    name: str = Field(description="Name of this flow input, used by callers to pass a value.",
+                      pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+    description: str = Field("", description="Shown to the person who runs the flow.", max_length=2000)
+    required: bool = Field(True, description="Refuse to run when no value is given.")
+    default: Any = Field(None, description="Value used when the caller gives none.")
+
+
+class FlowOutputConfig(NodeConfig):
+    """Config shared by every `output.*` node: the flow output's name."""
+
+    name: str = Field(description="Name under which this value is returned to the caller.",
+                      pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """Everything the engine knows about a node type.
+
+    `blocking` sync functions run in a thread pool; cheap sync functions
+    (`blocking=False`) run inline on the event loop. A `router` may leave some of
+    its outputs out of the returned dict: edges from those are skipped.
+    `side_effects` nodes are never retried or cached. `migrations[v]` turns a
+    version-`v` config dict into a version-`v+1` one.
+    """
+
+    type: str
+    version: int
+    title: str
+    description: str
+    config: type[NodeConfig]
+    run: RunFunction
+    inputs: PortList = ()
+    outputs: PortList = ()
+    role: Literal["input", "output"] | None = None
+    router: bool = False
+    blocking: bool = True
+    side_effects: bool = False
+    cacheable: bool = True
+    migrations: Mapping[int, Migration] = field(default_factory=dict)
+
+    @property
+    def family(self) -> str:
+        return self.type.split(".", 1)[0]
+
+    @property
+    def is_async(self) -> bool:
+        return inspect.iscoroutinefunction(self.run)
+
+    def input_ports(self, config: NodeConfig) -> tuple[Port, ...]:
+        ports = self.inputs(config) if callable(self.inputs) else self.inputs
+        return tuple(ports)
+
+    def output_ports(self, config: NodeConfig) -> tuple[Port, ...]:
+        ports = self.outputs(config) if callable(self.outputs) else self.outputs
+        return tuple(ports)
+
+    def migrate(self, version: int, config: dict[str, Any]) -> dict[str, Any]:
+        """Bring a config written for `version` up to this spec's version."""
+        for v in range(version, self.version):
+            step = self.migrations.get(v)
+            if step is not None:
+                config = step(dict(config))
+        return config
+
+    def describe(self) -> dict[str, Any]:
+        """Machine-readable description, as printed by `chainloom nodes --json`."""
+        try:
+            default_config = self.config()
+        except Exception:  # noqa: BLE001 - a config with required fields has no default instance
+            default_config = None
+        dynamic_in, dynamic_out = callable(self.inputs), callable(self.outputs)
+        return {
+            "type": self.type,
+            "family": self.family,
+            "version": self.version,
+            "title": self.title,
+            "description": self.description,
+            "config_schema": self.config.model_json_schema(),
+            "inputs": [p.to_dict() for p in self.input_ports(default_config)]
+            if default_config is not None or not dynamic_in else [],
+            "outputs": [p.to_dict() for p in self.output_ports(default_config)]
+            if default_config is not None or not dynamic_out else [],
+            "dynamic_inputs": dynamic_in,
+            "dynamic_outputs": dynamic_out,
+            "role": self.role,
+            "router": self.router,
+            "side_effects": self.side_effects,
+        }
+
+
+def node(
+    type: str,
+    *,
+    version: int = 1,
+    title: str,
+    description: str,
+    config: type[NodeConfig],
+    inputs: PortList = (),
+    outputs: PortList = (),
+    **flags: Any,
+) -> Callable[[RunFunction], NodeSpec]:
+    """Decorator that turns a run function into a NodeSpec (registration stays explicit)."""
+
+    def wrap(fn: RunFunction) -> NodeSpec:
+        return NodeSpec(type=type, version=version, title=title, description=description,
+                        config=config, run=fn, inputs=inputs, outputs=outputs, **flags)
+
+    return wrap
