@@ -1,0 +1,30 @@
+"""The default catalog: every node family chainloom ships, registered explicitly.
+
+A flow's node types resolve only through this list; nothing is imported by a name
+taken from a flow file. Add a family by importing its module and listing it below.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from types import ModuleType
+
+from engine.registry import Registry
+
+
+def _families() -> list[ModuleType]:
+    # Imported here, not at module top, so that `import nodes.registry` stays cheap.
+    from nodes import io  # noqa: PLC0415
+
+    return [
+        io,
+    ]
+
+
+@lru_cache(maxsize=1)
+def default_registry() -> Registry:
+    registry = Registry()
+    for module in _families():
+        for spec in module.SPECS:
+            registry.register(spec)
+    return registry
