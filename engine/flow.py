@@ -129,6 +129,20 @@ def _where(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
     return "field '" + ".".join(str(p) for p in loc) + "'"
 
 
+_PATTERN_WORDS = {
+    "id": "must be 1-64 letters, digits, '_' or '-', starting with a letter or '_'",
+    "type": "must be a registered type id such as 'llm.chat' (lower-case words joined by dots)",
+    "from": "must be 'node.port'",
+    "to": "must be 'node.port'",
+}
+
+
+def _message(err: Any) -> str:
+    if err["type"] == "string_pattern_mismatch" and err["loc"] and err["loc"][-1] in _PATTERN_WORDS:
+        return f"{_PATTERN_WORDS[err['loc'][-1]]}, got {str(err['input'])[:80]!r}"
+    return str(err["msg"])
+
+
 def parse_flow(data: str | bytes | dict[str, Any], *, source: str = "<flow>") -> Flow:
     """Parse a flow from JSON text or a decoded dict. Executes nothing."""
     if isinstance(data, (str, bytes)):
@@ -153,7 +167,7 @@ def parse_flow(data: str | bytes | dict[str, Any], *, source: str = "<flow>") ->
     try:
         return Flow.model_validate(data)
     except ValidationError as err:
-        problems = [f"{_where(e['loc'], data)}: {e['msg']}" for e in err.errors()]
+        problems = [f"{_where(e['loc'], data)}: {_message(e)}" for e in err.errors()]
         raise FlowLoadError(f"{source}: " + "; ".join(problems)) from err
 
 

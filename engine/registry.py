@@ -37,7 +37,7 @@ class Registry:
                                   hint=self.suggest(type_id)) from None
 
     def suggest(self, type_id: str) -> str:
-        close = difflib.get_close_matches(type_id, self._specs, n=3, cutoff=0.5)
+        close = difflib.get_close_matches(type_id, self._specs, n=3, cutoff=0.75)
         if close:
             return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
         return "run `chainloom nodes` to list the available types"

@@ -1,0 +1,450 @@
+"""The store: saved flows with version history, and every run with its events, in SQL.
+
+`open_store()` opens SQLite at `$CHAINLOOM_HOME/chainloom.db` (WAL, busy timeout,
+foreign keys), or the SQLAlchemy URL in `$CHAINLOOM_DATABASE_URL`. Saves are
+optimistic: each names the version it was based on, and a stale one raises
+StaleVersion and writes nothing (check and insert share one transaction).
+`recorder()` is the Runner's handler: it records a run as it happens.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (Column, DateTime, Engine, Float, ForeignKey, Integer, MetaData, String,
+                        Table, Text, create_engine, delete, event, insert, select, update)
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import StaticPool
+
+from engine.errors import NotFound, StaleVersion
+from engine.events import Event, Handler, RunFinished, RunStarted
+from engine.flow import Flow, dumps_flow, parse_flow
+from engine.runner import default_home
+
+DATABASE_URL_ENV = "CHAINLOOM_DATABASE_URL"
+DB_FILE = "chainloom.db"
+FLUSH_EVERY = 0.25  # seconds between batched event writes during a run
+BUSY_TIMEOUT_MS = 15_000
+
+metadata = MetaData()
+
+flows_table = Table(
+    "flows", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False, default=""),
+    Column("latest_version", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+flow_versions_table = Table(
+    "flow_versions", metadata,
+    Column("flow_id", String(64), ForeignKey("flows.id", ondelete="CASCADE"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("message", Text, nullable=False, default=""),
+)
+
+runs_table = Table(
+    "runs", metadata,
+    Column("id", String(100), primary_key=True),
+    Column("flow_id", String(64), nullable=False, index=True),
+    Column("flow_version", Integer, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+    Column("duration", Float, nullable=True),
+    Column("inputs", Text, nullable=False, default="{}"),
+    Column("outputs", Text, nullable=False, default="{}"),
+    Column("error", Text, nullable=True),
+    Column("hint", Text, nullable=False, default=""),
+    Column("failed_node", String(64), nullable=True),
+    Column("usage", Text, nullable=False, default="{}"),
+    Column("session_id", String(200), nullable=True, index=True),
+)
+
+events_table = Table(
+    "events", metadata,
+    Column("run_id", String(100), ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("node", String(64), nullable=True),
+    Column("body", Text, nullable=False),
+)
+
+
+class FlowExists(StaleVersion):
+    """A save meant to create a flow whose id is already taken; nothing was written."""
+
+    def __init__(self, flow_id: str, actual: int) -> None:
+        super().__init__(flow_id, 0, actual)
+        self.message = f"flow '{flow_id}' already exists (at version {actual})"
+        self.hint = (f"to save a new version on top of it, base the save on version {actual}; "
+                     "to keep both, give this flow another id")
+        self.args = (self.message,)
+
+
+@dataclass(frozen=True, slots=True)
+class FlowRecord:
+    id: str
+    name: str
+    latest_version: int
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FlowVersion:
+    flow_id: str
+    version: int
+    created_at: datetime
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    id: str
+    flow_id: str
+    flow_version: int | None
+    status: str  # running | succeeded | failed | timeout | cancelled
+    started_at: datetime
+    finished_at: datetime | None
+    duration: float | None
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+    error: str | None
+    hint: str
+    failed_node: str | None
+    usage: dict[str, Any]
+    session_id: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for key in ("started_at", "finished_at"):
+            out[key] = out[key].isoformat() if out[key] else None
+        return out
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """A SQLAlchemy engine; SQLite gets WAL, a busy timeout and foreign keys on every connection."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(parsed, pool_pre_ping=True)
+    kwargs: dict[str, Any] = {}
+    if parsed.database in (None, "", ":memory:"):
+        kwargs = {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
+    else:
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(parsed, **kwargs)
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+class Store:
+    """Saved flows (with versions) and recorded runs (with events) in one database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------ flows
+    def save_flow(self, flow: Flow, expected_version: int | None, *, message: str = "") -> int:
+        """Store `flow` as a new version and return its number.
+
+        `expected_version` is the version the edit was based on (None: create a new
+        flow). If the flow moved on meanwhile, raises StaleVersion (FlowExists when
+        creating) and writes nothing.
+        """
+        body, now = dumps_flow(flow), _now()
+        if expected_version is None:
+            return self._create_flow(flow, body, now, message)
+        new = expected_version + 1
+        with self.engine.begin() as conn:
+            # The guarded UPDATE is the transaction's first statement: it takes the
+            # write lock (row lock elsewhere), so of two concurrent saves one wins.
+            moved = conn.execute(
+                update(flows_table)
+                .where(flows_table.c.id == flow.id, flows_table.c.latest_version == expected_version)
+                .values(latest_version=new, name=flow.name, updated_at=now)).rowcount
+            if moved != 1:
+                actual = self._latest(conn, flow.id)
+                if actual is None:
+                    raise NotFound(f"flow '{flow.id}' is not saved, so there is no version "
+                                   f"{expected_version} to save on top of",
+                                   hint="save it as a new flow (no base version)")
+                raise StaleVersion(flow.id, expected_version, actual)
+            self._insert_version(conn, flow.id, new, body, now, message)
+        return new
+
+    def _create_flow(self, flow: Flow, body: str, now: datetime, message: str) -> int:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(flows_table).values(id=flow.id, name=flow.name, latest_version=1,
+                                                        created_at=now, updated_at=now))
+                self._insert_version(conn, flow.id, 1, body, now, message)
+        except IntegrityError as err:
+            with self.engine.connect() as conn:
+                actual = self._latest(conn, flow.id)
+            raise FlowExists(flow.id, actual or 0) from err
+        return 1
+
+    @staticmethod
+    def _insert_version(conn: Connection, flow_id: str, version: int, body: str, now: datetime,
+                        message: str) -> None:
+        conn.execute(insert(flow_versions_table).values(flow_id=flow_id, version=version, body=body,
+                                                        created_at=now, message=message))
+
+    @staticmethod
+    def _latest(conn: Connection, flow_id: str) -> int | None:
+        return conn.execute(select(flows_table.c.latest_version)
+                            .where(flows_table.c.id == flow_id)).scalar_one_or_none()
+
+    def resolve_flow_id(self, id_or_name: str) -> str:
+        """The id of the saved flow with this id, or else with this (unique) name."""
+        with self.engine.connect() as conn:
+            if self._latest(conn, id_or_name) is not None:
+                return id_or_name
+            ids = conn.execute(select(flows_table.c.id).where(flows_table.c.name == id_or_name)
+                               .order_by(flows_table.c.id)).scalars().all()
+        if len(ids) == 1:
+            return ids[0]
+        if len(ids) > 1:
+            raise NotFound(f"{len(ids)} saved flows are named '{id_or_name}': {', '.join(ids)}",
+                           hint="use the flow's id instead of its name")
+        raise NotFound(f"no saved flow has the id or name '{id_or_name}'", hint=self._flows_hint())
+
+    def _flows_hint(self) -> str:
+        known = [f.id for f in self.list_flows()[:10]]
+        if not known:
+            return "no flows are saved yet; save one with `chainloom flows save FILE`"
+        return "saved flows: " + ", ".join(known)
+
+    def get_flow(self, id_or_name: str, version: int | None = None) -> tuple[Flow, int]:
+        """The flow (latest version unless `version`) and its version number."""
+        flow_id = self.resolve_flow_id(id_or_name)
+        with self.engine.connect() as conn:
+            if version is None:
+                version = self._latest(conn, flow_id)
+            body = conn.execute(select(flow_versions_table.c.body).where(
+                flow_versions_table.c.flow_id == flow_id,
+                flow_versions_table.c.version == version)).scalar_one_or_none()
+        if body is None or version is None:
+            raise NotFound(f"flow '{flow_id}' has no version {version}",
+                           hint=f"list its versions with `chainloom flows versions {flow_id}`")
+        return parse_flow(body, source=f"saved flow '{flow_id}' v{version}"), version
+
+    def list_flows(self) -> list[FlowRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(flows_table).order_by(flows_table.c.id)).all()
+        return [FlowRecord(r.id, r.name, r.latest_version, _utc(r.created_at), _utc(r.updated_at))
+                for r in rows]
+
+    def flow_versions(self, flow_id: str) -> list[FlowVersion]:
+        """Every stored version of a flow, oldest first."""
+        flow_id = self.resolve_flow_id(flow_id)
+        t = flow_versions_table
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.c.version, t.c.created_at, t.c.message)
+                                .where(t.c.flow_id == flow_id).order_by(t.c.version)).all()
+        return [FlowVersion(flow_id, r.version, _utc(r.created_at), r.message) for r in rows]
+
+    def delete_flow(self, flow_id: str) -> None:
+        """Delete a flow and all its versions (its recorded runs stay)."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(flow_versions_table).where(flow_versions_table.c.flow_id == flow_id))
+            gone = conn.execute(delete(flows_table).where(flows_table.c.id == flow_id)).rowcount
+            if gone != 1:
+                raise NotFound(f"no saved flow has the id '{flow_id}'", hint=self._flows_hint())
+
+    # ------------------------------------------------------------ runs
+    def recorder(self, run_id: str, flow: Flow, inputs: Mapping[str, Any],
+                 flow_version: int | None = None) -> Handler:
+        """A handler that records one run (engine.runner.RunRecorder)."""
+        return RunRecording(self, run_id, flow, flow_version)
+
+    def list_runs(self, flow_id: str | None = None, limit: int = 50) -> list[RunRecord]:
+        """The most recent runs first, optionally of one flow."""
+        query = select(runs_table).order_by(runs_table.c.started_at.desc()).limit(max(0, limit))
+        if flow_id is not None:
+            query = query.where(runs_table.c.flow_id == flow_id)
+        with self.engine.connect() as conn:
+            return [_run_record(r) for r in conn.execute(query).all()]
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """The run with this id, or with this unique id prefix (at least 6 characters)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(runs_table).where(runs_table.c.id == run_id)).one_or_none()
+            if row is None and len(run_id) >= 6:
+                rows = conn.execute(select(runs_table).where(
+                    runs_table.c.id.startswith(run_id, autoescape=True)).limit(2)).all()
+                row = rows[0] if len(rows) == 1 else None
+        if row is None:
+            raise NotFound(f"no recorded run has the id '{run_id}'",
+                           hint="list recent runs with `chainloom runs`")
+        return _run_record(row)
+
+    def run_events(self, run_id: str) -> list[dict[str, Any]]:
+        """The run's events in order, as `Event.to_dict()` dicts (see event_from_dict)."""
+        run_id = self.get_run(run_id).id
+        with self.engine.connect() as conn:
+            bodies = conn.execute(select(events_table.c.body).where(events_table.c.run_id == run_id)
+                                  .order_by(events_table.c.seq)).scalars().all()
+        return [json.loads(b) for b in bodies]
+
+
+def _run_record(row: Any) -> RunRecord:
+    return RunRecord(
+        id=row.id, flow_id=row.flow_id, flow_version=row.flow_version, status=row.status,
+        started_at=_utc(row.started_at), finished_at=_utc(row.finished_at), duration=row.duration,
+        inputs=json.loads(row.inputs or "{}"), outputs=json.loads(row.outputs or "{}"),
+        error=row.error, hint=row.hint or "", failed_node=row.failed_node,
+        usage=json.loads(row.usage or "{}"), session_id=row.session_id)
+
+
+def _event_row(event: Event) -> dict[str, Any]:
+    body = event.to_dict()
+    return {"run_id": event.run_id, "seq": event.seq, "kind": event.kind,
+            "node": body.get("node"), "body": _dumps(body)}
+
+
+class RunRecording:
+    """The handler for one run: the run row at start, events in batches, the outcome at the end.
+
+    Events are buffered and written in one transaction at most every FLUSH_EVERY
+    seconds (from a timer thread, so the event loop never waits on the disk during
+    the run) and once more, synchronously, on RunFinished.
+    """
+
+    def __init__(self, store: Store, run_id: str, flow: Flow, flow_version: int | None) -> None:
+        self.store = store
+        self.run_id = run_id
+        self.flow_id = flow.id
+        self.flow_version = flow_version
+        self._buffer: list[dict[str, Any]] = []
+        self._lock = threading.Lock()        # guards _buffer and _timer
+        self._write_lock = threading.Lock()  # one batch at a time, in order
+        self._timer: threading.Timer | None = None
+        self._started = False
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self._start(event)
+            return
+        if not self._started:
+            return  # the run row could not be written; events would have nowhere to go
+        with self._lock:
+            self._buffer.append(_event_row(event))
+        if isinstance(event, RunFinished):
+            self._finish(event)
+        else:
+            self._schedule()
+
+    def _start(self, event: RunStarted) -> None:
+        row = {"id": self.run_id, "flow_id": self.flow_id, "flow_version": self.flow_version,
+               "status": "running", "started_at": _now(), "inputs": _dumps(event.inputs),
+               "outputs": "{}", "hint": "", "usage": "{}",
+               "session_id": getattr(event, "session_id", None)}
+        with self.store.engine.begin() as conn:
+            conn.execute(insert(runs_table).values(**row))
+            conn.execute(insert(events_table).values(**_event_row(event)))
+        self._started = True
+
+    def _schedule(self) -> None:
+        with self._lock:
+            if self._timer is None:
+                self._timer = threading.Timer(FLUSH_EVERY, self._timed_flush)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def _timed_flush(self) -> None:
+        with self._lock:
+            self._timer = None
+        self.flush()
+
+    def flush(self, finished: RunFinished | None = None) -> None:
+        """Write buffered events (and the run's outcome, when given) in one transaction."""
+        with self._write_lock:
+            with self._lock:
+                batch, self._buffer = self._buffer, []
+            if not batch and finished is None:
+                return
+            with self.store.engine.begin() as conn:
+                if batch:
+                    conn.execute(insert(events_table), batch)
+                if finished is not None:
+                    conn.execute(update(runs_table).where(runs_table.c.id == self.run_id)
+                                 .values(**_outcome(finished)))
+
+    def _finish(self, event: RunFinished) -> None:
+        with self._lock:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+        self.flush(event)
+
+
+def _outcome(event: RunFinished) -> dict[str, Any]:
+    return {"status": event.status, "finished_at": _now(), "duration": event.duration,
+            "outputs": _dumps(event.outputs), "error": event.error, "hint": event.hint or "",
+            "failed_node": event.failed_node, "usage": _dumps(event.usage)}
+
+
+_OPEN: dict[str, Store] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def default_url(home: str | os.PathLike[str] | None = None) -> str:
+    """$CHAINLOOM_DATABASE_URL, else SQLite in the data dir (`home`, else default_home())."""
+    if home is None and os.environ.get(DATABASE_URL_ENV):
+        return os.environ[DATABASE_URL_ENV]
+    base = Path(home) if home is not None else default_home()
+    return f"sqlite:///{(base.expanduser() / DB_FILE).resolve()}"
+
+
+def open_store(home: str | os.PathLike[str] | None = None) -> Store:
+    """The store for this data dir (or $CHAINLOOM_DATABASE_URL); one Store per URL per process."""
+    url = default_url(home)
+    with _OPEN_LOCK:
+        store = _OPEN.get(url)
+        if store is None:
+            store = _OPEN[url] = Store(url)
+        return store
