@@ -52,6 +52,7 @@ class RunStarted(Event):
     flow_name: str = ""
     inputs: dict[str, Any] = field(default_factory=dict)
     nodes: list[str] = field(default_factory=list)
+    session_id: str | None = None
 
 
 @dataclass(kw_only=True, slots=True)

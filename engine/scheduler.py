@@ -143,7 +143,7 @@ class Execution:
         self.t0 = perf_counter()
         self._record(RunStarted(run_id=self.run_id, flow_id=self.plan.flow.id,
                                 flow_name=self.plan.flow.name, inputs=preview(self.inputs),
-                                nodes=list(self.plan.nodes)))
+                                nodes=list(self.plan.nodes), session_id=self.options.session_id))
         error: ChainloomError | None = None
         status = "succeeded"
         try:
