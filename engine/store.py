@@ -382,7 +382,7 @@ class RunRecording:
         row = {"id": self.run_id, "flow_id": self.flow_id, "flow_version": self.flow_version,
                "status": "running", "started_at": _now(), "inputs": _dumps(event.inputs),
                "outputs": "{}", "hint": "", "usage": "{}",
-               "session_id": getattr(event, "session_id", None)}
+               "session_id": event.session_id}
         with self.store.engine.begin() as conn:
             conn.execute(insert(runs_table).values(**row))
             conn.execute(insert(events_table).values(**_event_row(event)))
