@@ -15,9 +15,17 @@ from engine.registry import Registry
 def _families() -> list[ModuleType]:
     # Imported here, not at module top, so that `import nodes.registry` stays cheap.
     from nodes import io  # noqa: PLC0415
+    from nodes import llms  # noqa: PLC0415
+    from nodes import logic  # noqa: PLC0415
+    from nodes import prompts  # noqa: PLC0415
+    from nodes import transforms  # noqa: PLC0415
 
     return [
         io,
+        llms,
+        logic,
+        prompts,
+        transforms,
     ]
 
 

@@ -1,0 +1,39 @@
+"""The scripted model: replays a list of answers, one per call, for tests and demos.
+
+The position in the list lives in the node's per-run state, so each run starts
+from the first answer and every call within a run (retries, agent steps) takes
+the next one. Running out is an error, not a silent repeat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from engine.errors import PermanentError
+from nodes.llms.base import ChatRequest, Completion, TokenSink, Usage, apply_limits, count_tokens, emit_words
+
+MODEL_NAME = "scripted"
+_COUNTER = "scripted_calls"
+
+
+class ScriptedModel:
+    provider = "scripted"
+
+    def __init__(self, responses: Sequence[str], state: dict[str, Any]) -> None:
+        self.responses = tuple(responses)
+        self.state = state
+
+    async def complete(self, request: ChatRequest, on_token: TokenSink) -> Completion:
+        index = self.state.get(_COUNTER, 0)
+        if index >= len(self.responses):
+            n = len(self.responses)
+            raise PermanentError(
+                f"scripted model ran out of responses: all {n} entr{'y' if n == 1 else 'ies'} "
+                f"of 'responses' were used, and call {index + 1} needs another",
+                hint="add an answer to 'responses' for every call this node makes in one run")
+        self.state[_COUNTER] = index + 1
+        text, finish = apply_limits(self.responses[index], request.stop, request.max_tokens)
+        await emit_words(text, on_token, stream=request.stream)
+        usage = Usage(count_tokens(request.prompt_text), count_tokens(text))
+        return Completion(text=text, usage=usage, model=request.model or MODEL_NAME, finish_reason=finish)

@@ -1,0 +1,152 @@
+"""Prompt templates that substitute plain variable names, and nothing else.
+
+`{name}` is a variable; `{{` and `}}` are literal braces. Attribute or index
+access, conversions, format specs and positional fields are refused when the
+config is validated (never at run time), so a template cannot reach into the
+objects it formats. Values are inserted literally in one pass: a value holding
+`{other}` stays exactly that text. `str.format` is never used.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from pydantic import Field, field_validator, model_validator
+
+from engine.node import NodeConfig, node
+from engine.ports import Port, PortType
+from nodes.values import as_text
+
+if TYPE_CHECKING:
+    from engine.context import RunContext
+
+MAX_TEMPLATE_CHARS = 100_000
+MAX_VARIABLES = 64
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_REFUSED = {
+    ".": "attribute access",
+    "[": "index access",
+    "!": "a conversion",
+    ":": "a format spec",
+}
+
+
+class TemplateError(ValueError):
+    """A template that is not made of plain `{name}` variables and literal text."""
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A parsed template: literal text and variable names, alternating."""
+
+    parts: tuple[str, ...]   # literal, name, literal, name, ..., literal
+    variables: tuple[str, ...]  # unique names, in order of first use
+
+    def render(self, values: dict[str, str]) -> str:
+        out = []
+        for i, part in enumerate(self.parts):
+            out.append(values[part] if i % 2 else part)
+        return "".join(out)
+
+
+def _placeholder_problem(body: str) -> str | None:
+    """Why `{body}` is not a plain variable, or None when it is one."""
+    shown = f"'{{{body if len(body) <= 60 else body[:57] + '...'}}}'"
+    digits = len(body) - len(body.lstrip("0123456789"))
+    if digits == len(body) or body[digits] in _REFUSED:
+        return f"placeholder {shown} is positional; name the variable instead, e.g. {{question}}"
+    name = _NAME.match(body)
+    if name and name.end() < len(body) and body[name.end()] in _REFUSED:
+        return (f"placeholder {shown} uses {_REFUSED[body[name.end()]]}, which templates do not "
+                f"allow; use a plain variable such as {{{name.group()}}}")
+    if not name or name.end() != len(body):
+        return (f"placeholder {shown} is not a variable name; use letters, digits and _, starting "
+                "with a letter or _ (write {{ and }} for literal braces)")
+    return None
+
+
+@lru_cache(maxsize=512)
+def parse_template(text: str) -> Template:
+    """Split `text` into literals and variables; TemplateError names the first bad placeholder."""
+    parts: list[str] = []
+    literal: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch in "{}" and text.startswith(ch * 2, i):
+            literal.append(ch)
+            i += 2
+        elif ch == "}":
+            raise TemplateError(f"single '}}' at position {i}; write '}}}}' for a literal brace")
+        elif ch == "{":
+            end = text.find("}", i + 1)
+            if end == -1:
+                raise TemplateError(f"'{{' at position {i} is never closed; write '{{{{' for a literal brace")
+            body = text[i + 1:end]
+            if "{" in body:
+                raise TemplateError(f"'{{' at position {i} opens a placeholder that holds another '{{'; "
+                                    "placeholders cannot nest (write '{{' for a literal brace)")
+            problem = _placeholder_problem(body)
+            if problem:
+                raise TemplateError(problem)
+            parts.extend(("".join(literal), body))
+            literal = []
+            i = end + 1
+        else:
+            literal.append(ch)
+            i += 1
+    parts.append("".join(literal))
+    variables = tuple(dict.fromkeys(parts[1::2]))
+    if len(variables) > MAX_VARIABLES:
+        raise TemplateError(f"template has {len(variables)} variables; the limit is {MAX_VARIABLES}")
+    return Template(tuple(parts), variables)
+
+
+class PromptTemplateConfig(NodeConfig):
+    template: str = Field(
+        "Answer the question.\n\nQuestion: {question}",
+        description="Text with {variables}; each variable becomes an input port. "
+                    "Write {{ and }} for literal braces.",
+        max_length=MAX_TEMPLATE_CHARS, json_schema_extra={"widget": "prompt"})
+    defaults: dict[str, str] = Field(
+        default_factory=dict,
+        description="Values for variables left unconnected; a variable listed here is optional.")
+
+    @field_validator("template")
+    @classmethod
+    def _plain_variables_only(cls, value: str) -> str:
+        parse_template(value)  # TemplateError is a ValueError: pydantic reports it on this field
+        return value
+
+    @model_validator(mode="after")
+    def _defaults_name_variables(self) -> PromptTemplateConfig:
+        variables = parse_template(self.template).variables
+        unknown = [k for k in self.defaults if k not in variables]
+        if unknown:
+            raise ValueError(f"defaults names '{unknown[0]}', which is not a variable of the template; "
+                             f"variables are: {', '.join(variables) or 'none'}")
+        return self
+
+
+def _variable_ports(config: PromptTemplateConfig) -> list[Port]:
+    return [Port(name, PortType.TEXT, f"Value for {{{name}}}.", required=name not in config.defaults,
+                 default=config.defaults.get(name))
+            for name in parse_template(config.template).variables]
+
+
+@node("prompt.template", title="Prompt template", config=PromptTemplateConfig,
+      description="Fills {variables} in a text with the values on its inputs (one input per variable). "
+                  "Plain names only; values are inserted literally.",
+      inputs=_variable_ports,
+      outputs=[Port("prompt", PortType.TEXT, "The filled-in text.")],
+      blocking=False)
+def prompt_template(config: PromptTemplateConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    template = parse_template(config.template)
+    values = {name: as_text(inputs.get(name, config.defaults.get(name))) for name in template.variables}
+    return {"prompt": template.render(values)}
+
+
+SPECS = (prompt_template,)
