@@ -13,7 +13,7 @@ import dataclasses
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any
 
 log = logging.getLogger("chainloom.events")
 
@@ -23,16 +23,13 @@ PREVIEW_ITEMS = 8
 
 @dataclass(kw_only=True, slots=True)
 class Event:
-    kind: ClassVar[str] = "event"
+    kind: str = field(init=False, default="event")
     run_id: str
     seq: int = 0
     t: float = 0.0  # seconds since the run started
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"kind": self.kind}
-        for f in _fields(type(self)):
-            out[f] = getattr(self, f)
-        return out
+        return {f: getattr(self, f) for f in _fields(type(self))}
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
@@ -47,7 +44,7 @@ def _fields(cls: type) -> tuple[str, ...]:
 
 @dataclass(kw_only=True, slots=True)
 class RunStarted(Event):
-    kind: ClassVar[str] = "run.started"
+    kind: str = field(init=False, default="run.started")
     flow_id: str
     flow_name: str = ""
     inputs: dict[str, Any] = field(default_factory=dict)
@@ -57,7 +54,7 @@ class RunStarted(Event):
 
 @dataclass(kw_only=True, slots=True)
 class NodeStarted(Event):
-    kind: ClassVar[str] = "node.started"
+    kind: str = field(init=False, default="node.started")
     node: str
     type: str
     inputs: dict[str, Any] = field(default_factory=dict)
@@ -66,7 +63,7 @@ class NodeStarted(Event):
 
 @dataclass(kw_only=True, slots=True)
 class NodeToken(Event):
-    kind: ClassVar[str] = "node.token"
+    kind: str = field(init=False, default="node.token")
     node: str
     text: str
 
@@ -75,7 +72,7 @@ class NodeToken(Event):
 class NodeStep(Event):
     """A named step inside a node (an agent's thought, a tool call, a retrieval)."""
 
-    kind: ClassVar[str] = "node.step"
+    kind: str = field(init=False, default="node.step")
     node: str
     name: str
     data: dict[str, Any] = field(default_factory=dict)
@@ -83,7 +80,7 @@ class NodeStep(Event):
 
 @dataclass(kw_only=True, slots=True)
 class NodeFinished(Event):
-    kind: ClassVar[str] = "node.finished"
+    kind: str = field(init=False, default="node.finished")
     node: str
     type: str
     outputs: dict[str, Any] = field(default_factory=dict)
@@ -95,7 +92,7 @@ class NodeFinished(Event):
 
 @dataclass(kw_only=True, slots=True)
 class NodeFailed(Event):
-    kind: ClassVar[str] = "node.failed"
+    kind: str = field(init=False, default="node.failed")
     node: str
     type: str
     error: str
@@ -107,7 +104,7 @@ class NodeFailed(Event):
 
 @dataclass(kw_only=True, slots=True)
 class NodeSkipped(Event):
-    kind: ClassVar[str] = "node.skipped"
+    kind: str = field(init=False, default="node.skipped")
     node: str
     type: str
     reason: str
@@ -115,7 +112,7 @@ class NodeSkipped(Event):
 
 @dataclass(kw_only=True, slots=True)
 class NodeCancelled(Event):
-    kind: ClassVar[str] = "node.cancelled"
+    kind: str = field(init=False, default="node.cancelled")
     node: str
     type: str
     reason: str
@@ -123,7 +120,7 @@ class NodeCancelled(Event):
 
 @dataclass(kw_only=True, slots=True)
 class RunFinished(Event):
-    kind: ClassVar[str] = "run.finished"
+    kind: str = field(init=False, default="run.finished")
     status: str  # succeeded | failed | timeout | cancelled
     outputs: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
@@ -134,7 +131,7 @@ class RunFinished(Event):
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.kind: cls for cls in (RunStarted, NodeStarted, NodeToken, NodeStep, NodeFinished,
+    cls.__dataclass_fields__["kind"].default: cls for cls in (RunStarted, NodeStarted, NodeToken, NodeStep, NodeFinished,
                               NodeFailed, NodeSkipped, NodeCancelled, RunFinished)
 }
 
@@ -143,24 +140,30 @@ Handler = Callable[[Event], None]
 
 def event_from_dict(data: Mapping[str, Any]) -> Event:
     """Rebuild an event from its `to_dict()` form (a trace line, a stored row)."""
-    body = dict(data)
-    cls = EVENT_TYPES.get(body.pop("kind", ""))
+    cls = EVENT_TYPES.get(data.get("kind", ""))
     if cls is None:
         raise ValueError(f"unknown event kind {data.get('kind')!r}")
-    return cls(**{k: v for k, v in body.items() if k in _fields(cls)})
+    return cls(**{k: v for k, v in data.items() if k in _fields(cls) and k != "kind"})
 
 
 def preview(value: Any, limit: int = PREVIEW_CHARS, _depth: int = 0) -> Any:
     """A small JSON-safe picture of a value, cheap to make for large ones."""
-    if value is None or isinstance(value, (bool, int, float)):
+    kind = type(value)
+    if kind is str:
+        return value if len(value) <= limit else value[:limit] + f"… (+{len(value) - limit} chars)"
+    if value is None or kind in (int, float, bool):
         return value
     if isinstance(value, str):
-        return value if len(value) <= limit else value[:limit] + f"… (+{len(value) - limit} chars)"
+        return str(value)[:limit]
+    if isinstance(value, (bool, int, float)):
+        return value
     to_preview = getattr(value, "to_preview", None)
     if callable(to_preview):
         return preview(to_preview(), limit, _depth)
     if _depth >= 3:
         return f"<{type(value).__name__}>"
+    if kind is dict and len(value) <= PREVIEW_ITEMS and _is_flat(value, limit):
+        return value  # small dict of short scalars (the common case): already a preview
     if isinstance(value, Mapping):
         items = list(value.items())
         out = {str(k): preview(v, limit, _depth + 1) for k, v in items[:PREVIEW_ITEMS * 2]}
@@ -179,6 +182,15 @@ def preview(value: Any, limit: int = PREVIEW_CHARS, _depth: int = 0) -> Any:
         return preview(value.model_dump(mode="json"), limit, _depth)
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _is_flat(value: dict[Any, Any], limit: int) -> bool:
+    for k, v in value.items():
+        t = type(v)
+        if type(k) is not str or not (v is None or t is int or t is float or t is bool
+                                        or (t is str and len(v) <= limit)):
+            return False
+    return True
 
 
 def dispatch(handlers: list[Handler], event: Event) -> None:

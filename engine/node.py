@@ -94,9 +94,10 @@ class NodeSpec:
     def family(self) -> str:
         return self.type.split(".", 1)[0]
 
-    @property
-    def is_async(self) -> bool:
-        return inspect.iscoroutinefunction(self.run)
+    is_async: bool = field(init=False, default=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "is_async", inspect.iscoroutinefunction(self.run))
 
     def input_ports(self, config: NodeConfig) -> tuple[Port, ...]:
         ports = self.inputs(config) if callable(self.inputs) else self.inputs

@@ -8,8 +8,13 @@ those are configured. `arun` is the same for callers already inside an event loo
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
+import logging
 import os
+import queue
+import threading
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -21,6 +26,8 @@ from engine.registry import Registry
 from engine.scheduler import NodeCache, RunOptions, RunResult, execute
 from engine.validate import Plan, compile_flow
 
+log = logging.getLogger("chainloom.trace")
+
 
 class RunRecorder(Protocol):
     """What the run store offers the runner: a handler per run, opened before it starts."""
@@ -29,24 +36,107 @@ class RunRecorder(Protocol):
                  flow_version: int | None = None) -> Handler: ...
 
 
-class TraceFile:
-    """Handler writing one JSON object per event to a file (buffered, flushed per node)."""
+def _dumps_line(event: Event) -> bytes:
+    return json.dumps(event.to_dict(), ensure_ascii=False, default=str).encode() + b"\n"
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+
+try:  # orjson serialises the event dataclasses directly, ~10x faster than json
+    import orjson
+
+    def _dumps_line(event: Event) -> bytes:  # noqa: F811
+        return orjson.dumps(event, default=str, option=orjson.OPT_APPEND_NEWLINE)
+except ImportError:  # pragma: no cover - orjson is a declared dependency
+    pass
+
+
+class _Writer:
+    """One background thread that owns trace-file I/O, so runs never wait on the disk."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Path, list[Event], bool, threading.Event | None]] = \
+            queue.SimpleQueue()
+        self._files: dict[Path, IO[bytes]] = {}
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, path: Path, events: list[Event], last: bool) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="chainloom-trace", daemon=True)
+                self._thread.start()
+                atexit.register(self.drain)
+        self._jobs.put((path, events, last, None))
+
+    def drain(self) -> None:
+        """Block until everything submitted so far is on disk."""
+        if self._thread is None:
+            return
+        done = threading.Event()
+        self._jobs.put((Path(), [], False, done))
+        done.wait(timeout=30)
+
+    def _loop(self) -> None:
+        while True:
+            path, events, last, done = self._jobs.get()
+            if done is not None:
+                done.set()
+                continue
+            try:
+                fh = self._files.get(path)
+                if fh is None:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    fh = self._files[path] = path.open("wb")
+                fh.write(b"".join(_dumps_line(e) for e in events))
+                if last:
+                    self._files.pop(path).close()
+                else:
+                    fh.flush()
+            except OSError:
+                log.exception("cannot write trace file %s", path)
+
+
+_WRITER = _Writer()
+
+
+def wait_for_traces() -> None:
+    """Block until every trace file written so far is complete on disk."""
+    _WRITER.drain()
+
+
+class TraceFile:
+    """Handler writing one JSON object per event to a file.
+
+    Events are handed to a background writer in batches (at most `flush_every`
+    seconds apart, and at the end of the run), so tracing costs the run a few
+    microseconds per node and no disk waits. `wait_for_traces()` waits for the disk.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], flush_every: float = 0.2) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh: IO[str] | None = self.path.open("w", encoding="utf-8")
+        self._pending: list[Event] = []
+        self._flush_every = flush_every
+        self._last_flush = time.monotonic()
+        self._closed = False
 
     def __call__(self, event: Event) -> None:
-        if self._fh is None:
+        if self._closed:
             return
-        self._fh.write(json.dumps(event.to_dict(), ensure_ascii=False, default=str) + "\n")
+        self._pending.append(event)
         if isinstance(event, RunFinished):
-            self._fh.close()
-            self._fh = None
+            self._closed = True
+            self.flush(last=True)
+        elif time.monotonic() - self._last_flush > self._flush_every:
+            self.flush()
+
+    def flush(self, last: bool = False) -> None:
+        if self._pending or last:
+            _WRITER.submit(self.path, self._pending, last)
+        self._pending = []
+        self._last_flush = time.monotonic()
 
 
 def read_trace(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    wait_for_traces()
     with Path(path).open(encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
 

@@ -109,6 +109,8 @@ class Execution:
         self.outputs: dict[str, Any] = {}
         self.usage: dict[str, Any] = {}
         self.running: dict[asyncio.Task[Any], str] = {}
+        self.done: deque[asyncio.Task[Any]] = deque()
+        self.wakeup: asyncio.Future[None] | None = None
         self.state: dict[str, dict[str, Any]] = {nid: {} for nid in plan.nodes}
         self.cancelled = threading.Event()
         self.redactor = Redactor()
@@ -130,7 +132,7 @@ class Execution:
     def _record(self, event: Event) -> None:
         self.seq += 1
         event.seq = self.seq
-        event.t = round(perf_counter() - self.t0, 6)
+        event.t = perf_counter() - self.t0
         self.events.append(event)
         if self.handlers:
             dispatch(self.handlers, event)
@@ -168,9 +170,12 @@ class Execution:
                 self.launch(ready.popleft(), ready)
             if not self.running:
                 break
-            done, _ = await asyncio.wait(self.running, return_when=asyncio.FIRST_COMPLETED)
+            if not self.done:
+                self.wakeup = self.loop.create_future()  # type: ignore[union-attr]
+                await self.wakeup
             failure: BaseException | None = None
-            for task in done:
+            while self.done:
+                task = self.done.popleft()
                 nid = self.running.pop(task)
                 if task.exception() is not None:
                     failure = failure or task.exception()
@@ -193,7 +198,17 @@ class Execution:
             return
         assert self.loop is not None
         self.status[nid] = "running"
-        self.running[self.loop.create_task(self.run_node(node, inputs))] = nid
+        task = self.loop.create_task(self.run_node(node, inputs))
+        task.add_done_callback(self.finished_task)
+        self.running[task] = nid
+
+    def finished_task(self, task: asyncio.Task[Any]) -> None:
+        """Done-callback of node tasks: queue the task and wake the main loop."""
+        if task not in self.running:
+            return  # cancelled during shutdown
+        self.done.append(task)
+        if self.wakeup is not None and not self.wakeup.done():
+            self.wakeup.set_result(None)
 
     # ---------------------------------------------------------------- inputs
     def check_flow_inputs(self) -> None:
