@@ -131,7 +131,7 @@ class RunFinished(Event):
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
-    cls.__dataclass_fields__["kind"].default: cls for cls in (RunStarted, NodeStarted, NodeToken, NodeStep, NodeFinished,
+    str(cls.__dataclass_fields__["kind"].default): cls for cls in (RunStarted, NodeStarted, NodeToken, NodeStep, NodeFinished,
                               NodeFailed, NodeSkipped, NodeCancelled, RunFinished)
 }
 

@@ -78,7 +78,7 @@ class Edge(_Strict):
 
 
 class Flow(_Strict):
-    schema_version: Literal[1] = SCHEMA_VERSION
+    schema_version: Literal[1] = 1
     id: str = Field(pattern=ID_PATTERN)
     name: str = Field("", max_length=200)
     description: str = Field("", max_length=10_000)

@@ -8,6 +8,7 @@ caching, streaming plumbing and tracing belong to the engine, not to nodes.
 
 from __future__ import annotations
 
+import builtins
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -79,7 +80,7 @@ class NodeSpec:
     version: int
     title: str
     description: str
-    config: type[NodeConfig]
+    config: builtins.type[NodeConfig]
     run: RunFunction
     inputs: PortList = ()
     outputs: PortList = ()
@@ -129,16 +130,21 @@ class NodeSpec:
             "title": self.title,
             "description": self.description,
             "config_schema": self.config.model_json_schema(),
-            "inputs": [p.to_dict() for p in self.input_ports(default_config)]
-            if default_config is not None or not dynamic_in else [],
-            "outputs": [p.to_dict() for p in self.output_ports(default_config)]
-            if default_config is not None or not dynamic_out else [],
+            "inputs": _port_dicts(self.inputs, default_config),
+            "outputs": _port_dicts(self.outputs, default_config),
             "dynamic_inputs": dynamic_in,
             "dynamic_outputs": dynamic_out,
             "role": self.role,
             "router": self.router,
             "side_effects": self.side_effects,
         }
+
+
+def _port_dicts(ports: PortList, config: NodeConfig | None) -> list[dict[str, object]]:
+    """Ports as dicts; dynamic ports are shown for the default config, if there is one."""
+    if callable(ports):
+        return [] if config is None else [p.to_dict() for p in ports(config)]
+    return [p.to_dict() for p in ports]
 
 
 def node(

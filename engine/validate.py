@@ -69,7 +69,7 @@ class Plan:
     flow: Flow
     nodes: dict[str, PlannedNode]
     wires: list[Wire]
-    graph: nx.DiGraph
+    graph: "nx.DiGraph[str]"
     incoming: dict[str, list[Wire]] = field(default_factory=dict)
     outgoing: dict[str, list[Wire]] = field(default_factory=dict)
     input_nodes: dict[str, str] = field(default_factory=dict)   # flow input name -> node id
@@ -224,8 +224,8 @@ class _Checker:
                              node.id, port.name,
                              hint=f"connect an output of type {port.type.value} to '{node.id}.{port.name}'")
 
-    def check_cycles(self) -> nx.DiGraph:
-        graph = nx.DiGraph()
+    def check_cycles(self) -> "nx.DiGraph[str]":
+        graph: nx.DiGraph[str] = nx.DiGraph()
         graph.add_nodes_from(self.nodes)
         graph.add_edges_from((w.source, w.target) for w in self.wires)
         for n, cycle in enumerate(nx.simple_cycles(graph)):
