@@ -19,6 +19,11 @@ def _families() -> list[ModuleType]:
     from nodes import logic  # noqa: PLC0415
     from nodes import prompts  # noqa: PLC0415
     from nodes import transforms  # noqa: PLC0415
+    from nodes import embeddings  # noqa: PLC0415
+    from nodes import loaders  # noqa: PLC0415
+    from nodes import retrieval  # noqa: PLC0415
+    from nodes import splitters  # noqa: PLC0415
+    from nodes import vectorstores  # noqa: PLC0415
 
     return [
         io,
@@ -26,6 +31,11 @@ def _families() -> list[ModuleType]:
         logic,
         prompts,
         transforms,
+        embeddings,
+        loaders,
+        retrieval,
+        splitters,
+        vectorstores,
     ]
 
 
