@@ -1,0 +1,279 @@
+"""The `chainloom` command: run, validate, nodes, runs, flows, upgrade.
+
+A thin layer over the Python API (`chainloom.runner`, `chainloom.resolve`). Exit
+codes: 0 success; 1 the run failed, the flow has problems (`validate`) or a
+store command was refused; 2 nothing was run because the flow or its inputs
+could not be loaded or validated - and then every problem is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from chainloom.term import EXIT_FAILED, EXIT_OK, EXIT_UNRUNNABLE, Term, issues_of, print_error
+
+if TYPE_CHECKING:
+    from engine.events import Handler
+    from engine.runner import Runner
+    from engine.scheduler import RunResult
+    from engine.validate import Issue, Plan
+
+    from chainloom.live import RunView
+
+Command = Callable[[argparse.Namespace, Term], int]
+
+
+# ---------------------------------------------------------------- inputs
+def read_input_value(name: str, value: str) -> str:
+    """`@file` reads a file, `@-` reads stdin, `@@text` is the literal `@text`."""
+    from engine.errors import FlowInputError  # noqa: PLC0415
+
+    if value.startswith("@@") or not value.startswith("@"):
+        return value[1:] if value.startswith("@@") else value
+    source = value[1:]
+    if source == "-":
+        return sys.stdin.read()
+    try:
+        return Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise FlowInputError(f"--input {name}=@{source}: cannot read the file: {err}",
+                             hint="give a readable UTF-8 text file, or @@ for a value starting with @") from err
+
+
+def parse_inputs(pairs: Sequence[str]) -> dict[str, str]:
+    from engine.errors import FlowInputError  # noqa: PLC0415
+
+    values: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise FlowInputError(f"--input '{pair}' is not NAME=VALUE",
+                                 hint="e.g. --input question='What is chainloom?' or --input doc=@notes.txt")
+        if name in values:
+            raise FlowInputError(f"--input '{name}' is given twice", hint="give each input once")
+        values[name] = read_input_value(name, value)
+    return values
+
+
+def input_issues(plan: Plan, inputs: dict[str, Any]) -> list[Issue]:
+    """Every unknown or missing flow input at once (the scheduler stops at the first)."""
+    from engine.validate import Issue  # noqa: PLC0415
+
+    names = plan.input_nodes
+    takes = ", ".join(names) or "no inputs"
+    issues = [Issue("unknown_input", f"unknown flow input '{k}'; this flow takes: {takes}",
+                    hint="check the spelling of --input") for k in inputs if k not in names]
+    for name, nid in names.items():
+        cfg = plan.nodes[nid].config
+        if name not in inputs and getattr(cfg, "required", False) and getattr(cfg, "default", None) is None:
+            issues.append(Issue("missing_input", f"flow input '{name}' is required", nid,
+                                hint=f"pass it with --input {name}=..."))
+    return issues
+
+
+# ---------------------------------------------------------------- run
+def unrunnable(error: Any, args: argparse.Namespace, term: Term) -> int:
+    if getattr(args, "json", False):
+        term.json({"run_id": None, "status": "invalid", "outputs": {}, "error": error.message,
+                   "hint": error.hint, "usage": {}, "duration": 0.0,
+                   "issues": [i.to_dict() for i in issues_of(error)]})
+    else:
+        print_error(term, error)
+    return EXIT_UNRUNNABLE
+
+
+def prepare(args: argparse.Namespace) -> tuple[Runner, Plan, int | None, dict[str, str]]:
+    """Load, resolve and validate everything; raises before anything runs."""
+    import chainloom  # noqa: PLC0415
+    from engine.errors import ValidationFailed  # noqa: PLC0415
+
+    inputs = parse_inputs(args.input)
+    runner = chainloom.runner()
+    flow, version = chainloom.resolve(args.flow, runner.store)  # type: ignore[arg-type]
+    plan = runner.plan(flow)
+    issues = input_issues(plan, inputs)
+    if issues:
+        raise ValidationFailed(issues)
+    return runner, plan, version, inputs
+
+
+def handlers_for(args: argparse.Namespace, term: Term) -> tuple[RunView, list[Handler], Callable[[], None]]:
+    """The view that collects the run, the handlers that show it, and how to close them."""
+    from chainloom.live import LinePrinter, LiveView, RunView  # noqa: PLC0415
+
+    view = RunView()
+    if args.json:
+        return view, [], lambda: None
+    if term.live:
+        live = LiveView(term.out, view)
+        return view, [live], live.close
+    return view, [view, LinePrinter(term.out.file)], lambda: None
+
+
+def cmd_run(args: argparse.Namespace, term: Term) -> int:
+    from engine.errors import ChainloomError, FlowInputError  # noqa: PLC0415
+
+    try:
+        runner, plan, version, inputs = prepare(args)
+    except ChainloomError as err:
+        return unrunnable(err, args, term)
+    view, handlers, close = handlers_for(args, term)
+    try:
+        result = runner.run(plan, inputs, handlers=handlers, session_id=args.session,
+                            timeout=args.timeout, flow_version=version)
+    except FlowInputError as err:
+        return unrunnable(err, args, term)
+    finally:
+        close()
+    return report_run(result, view, args, term)
+
+
+def report_run(result: RunResult, view: RunView, args: argparse.Namespace, term: Term) -> int:
+    from chainloom.live import jsonable, print_outputs, summary_table  # noqa: PLC0415
+
+    error = result.error
+    if args.json:
+        term.json({"run_id": result.run_id, "status": result.status,
+                   "outputs": {k: jsonable_deep(v, jsonable) for k, v in result.outputs.items()},
+                   "error": error.message if error else None, "hint": error.hint if error else "",
+                   "failed_node": getattr(error, "node_id", None),
+                   "usage": result.usage, "duration": round(result.duration, 6)})
+        return EXIT_OK if result.ok else EXIT_FAILED
+    term.out.print(summary_table(view))
+    print_outputs(term.out, result.outputs)
+    if error is not None:
+        print_error(term, error)
+        term.line(f"  run {result.run_id} {result.status}; see it again with "
+                  f"`chainloom runs show {result.run_id[:12]}`", err=True)
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def jsonable_deep(value: Any, fallback: Callable[[Any], Any]) -> Any:
+    """A value made of JSON types (round trip through json with `fallback` for the rest)."""
+    import json  # noqa: PLC0415
+
+    return json.loads(json.dumps(value, default=fallback, ensure_ascii=False))
+
+
+# ---------------------------------------------------------------- validate, nodes
+def cmd_validate(args: argparse.Namespace, term: Term) -> int:
+    import chainloom  # noqa: PLC0415
+    from engine.errors import ChainloomError  # noqa: PLC0415
+    from engine.validate import check  # noqa: PLC0415
+    from nodes.registry import default_registry  # noqa: PLC0415
+
+    from chainloom.term import print_issues  # noqa: PLC0415
+
+    try:
+        flow, _ = chainloom.resolve(args.flow)
+        plan, issues = check(flow, default_registry())
+    except ChainloomError as err:
+        plan, issues = None, issues_of(err)
+    if args.json:
+        term.json({"flow": args.flow, "valid": not issues, "issues": [i.to_dict() for i in issues]})
+    elif issues:
+        print_issues(term, issues)
+        term.line(f"{len(issues)} problem{'s' if len(issues) != 1 else ''} in {args.flow}")
+    elif plan is not None:
+        term.line(f"✓ {args.flow} is valid: {len(plan.nodes)} nodes, {len(plan.wires)} edges; "
+                  f"inputs: {', '.join(plan.input_nodes) or 'none'}; "
+                  f"outputs: {', '.join(plan.output_nodes) or 'none'}")
+    return EXIT_FAILED if issues else EXIT_OK
+
+
+def cmd_nodes(args: argparse.Namespace, term: Term) -> int:
+    from rich.table import Table  # noqa: PLC0415
+
+    from nodes.registry import default_registry  # noqa: PLC0415
+
+    families = default_registry().families()
+    if args.family and args.family not in families:
+        term.line(f"✗ no node family '{args.family}'; families are: {', '.join(families)}", err=True)
+        return EXIT_FAILED
+    chosen = {f: specs for f, specs in families.items() if args.family in (None, f)}
+    if args.json:
+        term.json([spec.describe() for specs in chosen.values() for spec in specs])
+        return EXIT_OK
+    for family, specs in chosen.items():
+        table = Table(title=family, title_justify="left", title_style="bold", header_style="bold")
+        for column in ("type", "v", "title", "inputs", "outputs"):
+            table.add_column(column, overflow="fold")
+        for spec in specs:
+            d = spec.describe()
+            table.add_row(spec.type, str(spec.version), spec.title, _ports(d, "inputs"), _ports(d, "outputs"))
+        term.out.print(table)
+    return EXIT_OK
+
+
+def _ports(described: dict[str, Any], key: str) -> str:
+    if described[f"dynamic_{key}"] and not described[key]:
+        return "(from config)"
+    return ", ".join(f"{p['name']}: {p['type']}{'' if p['required'] or key == 'outputs' else '?'}"
+                     for p in described[key])
+
+
+# ---------------------------------------------------------------- parser
+def build_parser() -> argparse.ArgumentParser:
+    from chainloom import cli_store  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(prog="chainloom", description="Build, run and inspect LLM flows.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_run_parser(sub)
+    p = sub.add_parser("validate", help="check a flow and print every problem")
+    p.add_argument("flow", metavar="FLOW", help="flow file, or a saved flow's id or name")
+    p.add_argument("--json", action="store_true", help="print the issues as JSON")
+    p.set_defaults(handler=cmd_validate)
+    p = sub.add_parser("nodes", help="list the node catalog")
+    p.add_argument("--json", action="store_true", help="print every node type's full description")
+    p.add_argument("--family", help="only this family (e.g. llm, prompt, input)")
+    p.set_defaults(handler=cmd_nodes)
+    cli_store.add_parsers(sub)
+    return parser
+
+
+def add_run_parser(sub: Any) -> None:
+    p = sub.add_parser("run", help="run a flow with a live trace",
+                       description="Run a flow. Exit 0: succeeded; 1: the run failed; "
+                                   "2: nothing ran (bad flow or inputs; every problem is printed).")
+    p.add_argument("flow", metavar="FLOW", help="flow file, or a saved flow's id or name")
+    p.add_argument("--input", "-i", action="append", default=[], metavar="NAME=VALUE",
+                   help="a flow input; NAME=@file.txt reads a file, NAME=@- reads stdin")
+    p.add_argument("--json", action="store_true",
+                   help="print only a JSON object: run_id, status, outputs, error, hint, usage, duration")
+    p.add_argument("--timeout", type=positive_float, metavar="S", help="stop the run after S seconds")
+    p.add_argument("--session", metavar="ID", help="session id (chat memory and history)")
+    p.set_defaults(handler=cmd_run)
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from err
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"'{text}' must be a positive number of seconds")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    term = Term.default()
+    from engine.errors import ChainloomError  # noqa: PLC0415
+
+    try:
+        handler: Command = args.handler
+        return handler(args, term)
+    except ChainloomError as err:
+        print_error(term, err)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        term.line("interrupted", err=True)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,277 @@
+"""How the CLI shows a run: one event handler that keeps per-node state, and its renderers.
+
+`RunView` folds events into one row per node (status, duration, tokens, streamed
+text) and draws nothing. `LiveView` draws it with rich.Live on a terminal;
+`LinePrinter` writes one plain line per node event and streams tokens as they come
+(pipes, logs, and replays of stored runs). `summary_table` and `print_outputs`
+draw the end of a run. Everything here works the same on live and stored events.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from engine.events import (Event, NodeCancelled, NodeFailed, NodeFinished, NodeSkipped, NodeStarted,
+                           NodeStep, NodeToken, RunFinished, RunStarted)
+
+ICONS = {"queued": "·", "running": "▶", "done": "✓", "cached": "✓", "failed": "✗",
+         "skipped": "↷", "cancelled": "⊘"}
+STYLES = {"queued": "dim", "running": "bold cyan", "done": "green", "cached": "green",
+          "failed": "bold red", "skipped": "yellow", "cancelled": "dim"}
+STREAM_TAIL = 600  # characters of a running node's streamed text shown live
+
+
+@dataclass
+class NodeRow:
+    id: str
+    type: str = ""
+    status: str = "queued"
+    duration: float | None = None
+    usage_tokens: int | None = None
+    chunks: int = 0
+    streamed: str = ""
+    note: str = ""
+    attempt: int = 1
+
+    @property
+    def tokens(self) -> int | None:
+        """Tokens the provider reported, else the number of streamed chunks, else None."""
+        return self.usage_tokens if self.usage_tokens is not None else (self.chunks or None)
+
+
+class RunView:
+    """Pure state: feed it events (it is a handler), read `rows` and `finished`."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, NodeRow] = {}
+        self.run_id = ""
+        self.flow_id = ""
+        self.finished: RunFinished | None = None
+
+    def __call__(self, event: Event) -> None:
+        self.apply(event)
+
+    def row(self, node: str, type_: str = "") -> NodeRow:
+        row = self.rows.setdefault(node, NodeRow(node))
+        row.type = type_ or row.type
+        return row
+
+    def apply(self, event: Event) -> None:
+        if isinstance(event, RunStarted):
+            self.run_id, self.flow_id = event.run_id, event.flow_id
+            for node in event.nodes:
+                self.row(node)
+        elif isinstance(event, NodeStarted):
+            row = self.row(event.node, event.type)
+            row.status, row.attempt, row.note = "running", event.attempt, ""
+        elif isinstance(event, NodeToken):
+            row = self.row(event.node)
+            row.chunks += 1
+            row.streamed += event.text
+        elif isinstance(event, RunFinished):
+            self.finished = event
+        else:
+            self.apply_node_end(event)
+
+    def apply_node_end(self, event: Event) -> None:
+        if isinstance(event, NodeFinished):
+            row = self.row(event.node, event.type)
+            row.status = "cached" if event.cached else "done"
+            row.duration = event.duration
+            row.note = f"fallback after: {event.fallback_error}" if event.fallback_error else ""
+            if event.usage and "total_tokens" in event.usage:
+                row.usage_tokens = int(event.usage["total_tokens"])
+        elif isinstance(event, NodeFailed):
+            row = self.row(event.node, event.type)
+            row.status = "running" if event.will_retry else "failed"
+            row.duration, row.note = event.duration, event.error
+        elif isinstance(event, NodeSkipped | NodeCancelled):
+            row = self.row(event.node, event.type)
+            row.status = "skipped" if isinstance(event, NodeSkipped) else "cancelled"
+            row.note = event.reason if isinstance(event, NodeSkipped) else cancel_note(event.reason)
+
+    def running(self) -> list[NodeRow]:
+        return [r for r in self.rows.values() if r.status == "running"]
+
+
+# ---------------------------------------------------------------- formatting
+def cancel_note(reason: str) -> str:
+    """The scheduler's cancel reason repeats the run's error; the error is shown once, apart."""
+    return "not started" if reason.startswith("not started") else "stopped when the run stopped"
+
+
+def fmt_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 0.001:
+        return f"{seconds * 1_000_000:.0f} µs"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.2f} s"
+    return f"{int(seconds // 60)}m {seconds % 60:04.1f}s"
+
+
+def fmt_tokens(tokens: int | None) -> str:
+    return "" if tokens is None else f"{tokens:,}"
+
+
+def _status_text(row: NodeRow) -> Text:
+    label = f"{ICONS.get(row.status, '?')} {row.status}"
+    if row.status == "running" and row.attempt > 1:
+        label += f" (attempt {row.attempt})"
+    return Text(label, style=STYLES.get(row.status, ""))
+
+
+def progress(view: RunView) -> RenderableType:
+    """The live picture: the node table, then the streamed text of running nodes."""
+    table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
+    for name, justify in (("", "left"), ("node", "left"), ("type", "left"),
+                          ("time", "right"), ("tokens", "right")):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for row in view.rows.values():
+        icon = Text(ICONS.get(row.status, "?"), style=STYLES.get(row.status, ""))
+        table.add_row(icon, row.id, Text(row.type, style="dim"), fmt_duration(row.duration),
+                      fmt_tokens(row.tokens))
+    streams = [Panel(Text(r.streamed[-STREAM_TAIL:]), title=r.id, title_align="left",
+                     border_style="cyan") for r in view.running() if r.streamed]
+    return Group(table, *streams)
+
+
+def summary_table(view: RunView) -> Table:
+    """node, type, status, duration, tokens (and why, for skips and failures)."""
+    notes = any(r.note for r in view.rows.values())
+    table = Table(title="Run summary", title_justify="left", header_style="bold")
+    for name in ("node", "type", "status", "duration", "tokens"):
+        table.add_column(name, justify="right" if name in ("duration", "tokens") else "left")
+    if notes:
+        table.add_column("detail", overflow="fold")
+    for row in view.rows.values():
+        cells: list[Any] = [row.id, row.type, _status_text(row), fmt_duration(row.duration),
+                            fmt_tokens(row.tokens)]
+        table.add_row(*cells, *([Text(row.note)] if notes else []))
+    return table
+
+
+def jsonable(value: Any) -> Any:
+    """Values as JSON can carry them (pydantic models dumped, others as text)."""
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json")
+    return str(value)
+
+
+def print_outputs(console: Console, outputs: Mapping[str, Any]) -> None:
+    for name, value in outputs.items():
+        body = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False,
+                                                                default=jsonable)
+        console.print(Panel(Text(body), title=Text(name, style="bold"), title_align="left",
+                            border_style="green", expand=False))
+
+
+# ---------------------------------------------------------------- plain lines
+def event_line(event: Event) -> str | None:
+    """One line for a node or run event; None for tokens (streamed separately)."""
+    if isinstance(event, RunStarted):
+        return f"run {event.run_id} · flow {event.flow_id} · {len(event.nodes)} nodes"
+    if isinstance(event, NodeStarted):
+        again = f" (attempt {event.attempt})" if event.attempt > 1 else ""
+        return f"▶ {event.node} ({event.type}){again}"
+    if isinstance(event, NodeStep):
+        return f"  · {event.node}: {event.name}"
+    if isinstance(event, NodeFinished):
+        return _finished_line(event)
+    if isinstance(event, NodeFailed):
+        then = "; retrying" if event.will_retry else ""
+        hint = f" (hint: {event.hint})" if event.hint else ""
+        return (f"✗ {event.node} ({event.type}) failed after {fmt_duration(event.duration)}: "
+                f"{event.error}{hint}{then}")
+    if isinstance(event, NodeSkipped):
+        return f"↷ {event.node} skipped: {event.reason}"
+    if isinstance(event, NodeCancelled):
+        return f"⊘ {event.node} cancelled: {cancel_note(event.reason)}"
+    if isinstance(event, RunFinished):
+        tokens = event.usage.get("total_tokens")
+        extra = f" · {tokens:,} tokens" if tokens else ""
+        return f"■ run {event.status} in {fmt_duration(event.duration)}{extra}"
+    return None
+
+
+def _finished_line(event: NodeFinished) -> str:
+    parts = [f"✓ {event.node} ({event.type}) {fmt_duration(event.duration)}"]
+    if event.usage and event.usage.get("total_tokens"):
+        parts.append(f"{int(event.usage['total_tokens']):,} tokens")
+    if event.cached:
+        parts.append("cached")
+    if event.fallback_error:
+        parts.append(f"fallback used after: {event.fallback_error}")
+    return " · ".join(parts)
+
+
+class LinePrinter:
+    """Handler printing `event_line`s and streaming tokens, for pipes and replays."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.streaming: str | None = None  # node whose tokens are being written on this line
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, NodeToken):
+            self.token(event)
+            return
+        line = event_line(event)
+        if line is not None:
+            self.end_stream()
+            self.write(line + "\n")
+
+    def token(self, event: NodeToken) -> None:
+        if self.streaming != event.node:
+            self.end_stream()
+            self.write(f"  {event.node} │ ")
+            self.streaming = event.node
+        self.write(event.text.replace("\n", f"\n  {event.node} │ "))
+
+    def end_stream(self) -> None:
+        if self.streaming is not None:
+            self.write("\n")
+            self.streaming = None
+
+    def write(self, text: str) -> None:
+        self.out.write(text)
+        self.out.flush()
+
+
+class LiveView:
+    """Handler drawing a RunView with rich.Live until the run finishes (then it vanishes)."""
+
+    def __init__(self, console: Console, view: RunView | None = None) -> None:
+        self.view = view or RunView()
+        self._lock = threading.Lock()  # Live redraws from its own thread
+        self._live = Live(console=console, get_renderable=self.render, refresh_per_second=12,
+                          transient=True)
+
+    def __call__(self, event: Event) -> None:
+        with self._lock:
+            self.view.apply(event)
+        if isinstance(event, RunStarted):
+            self._live.start()
+        elif isinstance(event, RunFinished):
+            self.close()
+
+    def render(self) -> RenderableType:
+        with self._lock:
+            return progress(self.view)
+
+    def close(self) -> None:
+        if self._live.is_started:
+            self._live.stop()
