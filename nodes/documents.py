@@ -83,9 +83,9 @@ def format_documents(docs: Iterable[Document], *, numbered: bool = True) -> str:
     """Documents as one context string, each headed by its number and source."""
     parts = []
     for i, doc in enumerate(docs, 1):
-        head = f"[{i}] " if numbered else ""
-        src = doc.source
-        parts.append(f"{head}{'(' + src + ') ' if src else ''}{doc.text}".strip())
+        head = f"[{i}]" if numbered else ""
+        label = " ".join(x for x in (head, f"({doc.source})" if doc.source else "") if x)
+        parts.append(f"{label}\n{doc.text}" if label else doc.text)
     return "\n\n".join(parts)
 
 

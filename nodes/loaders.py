@@ -31,10 +31,19 @@ class TextConfig(NodeConfig):
     encoding: str = Encoding
 
 
-@node("loader.text", title="Text file", config=TextConfig, outputs=_OUT, cacheable=False,
-      description="Reads one text or markdown file into a document.")
+def _path_in(field: str) -> tuple[Port, ...]:
+    return (Port("path", PortType.TEXT, f"Overrides the configured {field}.", required=False),)
+
+
+def _given_path(config: Any, inputs: dict[str, Any]) -> str:
+    given = inputs.get("path")
+    return given.strip() if isinstance(given, str) and given.strip() else str(config.path)
+
+
+@node("loader.text", title="Text file", config=TextConfig, inputs=_path_in("file"), outputs=_OUT,
+      cacheable=False, description="Reads one text or markdown file into a document.")
 def text_node(config: TextConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
-    path = resolve_path(config.path)
+    path = resolve_path(_given_path(config, inputs))
     return {"documents": readers.read_text(path, display(path), config.encoding)}
 
 
@@ -48,16 +57,19 @@ class DirectoryConfig(NodeConfig):
     skip_errors: bool = Field(False, description="Skip unreadable files (reported in the trace) instead of failing.")
 
 
-@node("loader.directory", title="Folder of files", config=DirectoryConfig, outputs=_OUT, cacheable=False,
+@node("loader.directory", title="Folder of files", config=DirectoryConfig, inputs=_path_in("folder"),
+      outputs=_OUT, cacheable=False,
       description="Loads every matching file in a folder: text, markdown, PDF, CSV, JSON, HTML.")
 def directory_node(config: DirectoryConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
-    folder = resolve_path(config.path)
+    raw = _given_path(config, inputs)
+    folder = resolve_path(raw)
     if not folder.is_dir():
-        raise LoadError(f"config field 'path': '{config.path}' is not a folder")
+        raise LoadError(f"config field 'path': '{raw}' is not a folder",
+                        hint="give a folder inside the allowed folder (CHAINLOOM_FILES_ROOT or the working directory)")
     files = glob_in_root(config.glob, root=folder, field="glob")
     files = [f for f in files if not any(f.relative_to(folder).match(p) for p in config.exclude)]
     if len(files) > config.max_files:
-        raise LoadError(f"'{config.path}/{config.glob}' matches {len(files)} files, over max_files "
+        raise LoadError(f"'{raw}/{config.glob}' matches {len(files)} files, over max_files "
                         f"({config.max_files})", hint="narrow the glob or raise max_files")
     docs: list[Document] = []
     for f in files:

@@ -175,7 +175,7 @@ async def map_reduce_node(config: CombineConfig, inputs: dict[str, Any], ctx: Ru
     if not kept:
         return _result(await ask(fill(config.prompt or REDUCE_PROMPT, context="(no relevant parts)",
                                       question=question), stream=True), [])
-    summary = "\n\n".join(f"[{i}] ({d.source}) {p}" for i, (d, p) in enumerate(kept, 1))
+    summary = "\n\n".join(f"[{i}] ({d.source})\n{p}" for i, (d, p) in enumerate(kept, 1))
     answer = await ask(fill(config.prompt or REDUCE_PROMPT, context=summary, question=question), stream=True)
     return _result(answer, [d for d, _ in kept])
 
