@@ -9,6 +9,7 @@ could not be loaded or validated - and then every problem is printed.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -210,10 +211,11 @@ def cmd_nodes(args: argparse.Namespace, term: Term) -> int:
 
 
 def _ports(described: dict[str, Any], key: str) -> str:
-    if described[f"dynamic_{key}"] and not described[key]:
-        return "(from config)"
-    return ", ".join(f"{p['name']}: {p['type']}{'' if p['required'] or key == 'outputs' else '?'}"
-                     for p in described[key])
+    ports = ", ".join(f"{p['name']}: {p['type']}{'' if p['required'] or key == 'outputs' else '?'}"
+                      for p in described[key])
+    if described[f"dynamic_{key}"]:
+        return f"{ports} (set by config)" if ports else "(set by config)"
+    return ports
 
 
 # ---------------------------------------------------------------- parser
@@ -273,6 +275,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         term.line("interrupted", err=True)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`chainloom runs show ID | head`): stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import json
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import IO, Any
 
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
@@ -221,7 +221,7 @@ def _finished_line(event: NodeFinished) -> str:
 class LinePrinter:
     """Handler printing `event_line`s and streaming tokens, for pipes and replays."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: IO[str]) -> None:
         self.out = out
         self.streaming: str | None = None  # node whose tokens are being written on this line
 

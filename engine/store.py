@@ -16,12 +16,12 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import (Column, DateTime, Engine, Float, ForeignKey, Integer, MetaData, String,
                         Table, Text, create_engine, delete, event, insert, select, update)
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from engine.errors import NotFound, StaleVersion
@@ -138,6 +138,14 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def _utc(value: datetime) -> datetime: ...
+
+
+@overload
+def _utc(value: None) -> None: ...
+
+
 def _utc(value: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; everything stored is UTC."""
     if value is not None and value.tzinfo is None:
@@ -181,7 +189,11 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
-        metadata.create_all(self.engine)
+        try:
+            metadata.create_all(self.engine)
+        except OperationalError:
+            # Another process created the tables between our check and our CREATE.
+            metadata.create_all(self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -246,7 +258,7 @@ class Store:
             ids = conn.execute(select(flows_table.c.id).where(flows_table.c.name == id_or_name)
                                .order_by(flows_table.c.id)).scalars().all()
         if len(ids) == 1:
-            return ids[0]
+            return str(ids[0])
         if len(ids) > 1:
             raise NotFound(f"{len(ids)} saved flows are named '{id_or_name}': {', '.join(ids)}",
                            hint="use the flow's id instead of its name")
