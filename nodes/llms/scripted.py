@@ -28,9 +28,9 @@ class ScriptedModel:
         index = self.state.get(_COUNTER, 0)
         if index >= len(self.responses):
             n = len(self.responses)
+            used = "its one response was used" if n == 1 else f"all {n} of them were used"
             raise PermanentError(
-                f"scripted model ran out of responses: all {n} entr{'y' if n == 1 else 'ies'} "
-                f"of 'responses' were used, and call {index + 1} needs another",
+                f"scripted model ran out of responses: {used}, and call {index + 1} needs another",
                 hint="add an answer to 'responses' for every call this node makes in one run")
         self.state[_COUNTER] = index + 1
         text, finish = apply_limits(self.responses[index], request.stop, request.max_tokens)
