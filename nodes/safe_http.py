@@ -30,7 +30,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 REDIRECTS = {301, 302, 303, 307, 308}
 _EMBEDS_V4 = [ipaddress.ip_network(n) for n in ("::/96", "::ffff:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48")]
 _RESOLVER = ThreadPoolExecutor(max_workers=4, thread_name_prefix="chainloom-dns")
-_allow_loopback = False
+_loopback_ports: frozenset[int] = frozenset()
 
 
 class FetchRefused(PermanentError):
@@ -42,14 +42,14 @@ class FetchFailed(PermanentError):
 
 
 @contextlib.contextmanager
-def allow_loopback_for_tests() -> Iterator[None]:
-    """Tests only: let fetches reach 127.0.0.1/::1 (their fake servers). Never from flow config."""
-    global _allow_loopback
-    before, _allow_loopback = _allow_loopback, True
+def allow_loopback_for_tests(*ports: int) -> Iterator[None]:
+    """Tests only: let fetches reach loopback on these ports (their fake servers). Never from flow config."""
+    global _loopback_ports
+    before, _loopback_ports = _loopback_ports, frozenset(ports)
     try:
         yield
     finally:
-        _allow_loopback = before
+        _loopback_ports = before
 
 
 @dataclass(frozen=True)
@@ -101,14 +101,14 @@ def _embedded_v4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
     return None
 
 
-def address_problem(ip: IPAddress) -> str | None:
+def address_problem(ip: IPAddress, port: int | None = None) -> str | None:
     """Why `ip` may not be fetched from, or None when it is a public unicast address."""
     if ip.is_loopback:
-        return None if _allow_loopback else "is a loopback address"
+        return None if port in _loopback_ports else "is a loopback address"
     if isinstance(ip, ipaddress.IPv6Address) and not ip.is_unspecified:
         inner = _embedded_v4(ip)
         if inner is not None:
-            problem = address_problem(inner)
+            problem = address_problem(inner, port)
             return f"embeds {inner}, which {problem}" if problem else None
     checks = (("is_unspecified", "is unspecified"), ("is_link_local", "is link-local (cloud metadata lives here)"),
               ("is_multicast", "is multicast"), ("is_private", "is a private address"),
@@ -162,7 +162,7 @@ def checked_address(host: str, port: int, timeout: float) -> IPAddress:
     if not addrs:
         raise FetchFailed(f"host '{host}' has no address")
     for ip in addrs:
-        problem = address_problem(ip)
+        problem = address_problem(ip, port)
         if problem:
             raise FetchRefused(f"host '{host}' resolves to {ip}, which {problem}",
                                hint="only public internet addresses may be fetched")
