@@ -10,6 +10,7 @@ order. When nothing in the prompt is relevant it says so. Its model name,
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 from collections import Counter
@@ -21,6 +22,7 @@ MODEL_NAME = "offline-extractive"
 MAX_SENTENCES = 3
 KEEP_RATIO = 0.5     # keep sentences scoring at least this share of the best one
 K1, B = 1.2, 0.75    # BM25's usual constants
+THREAD_ABOVE_CHARS = 50_000
 
 NO_CONTEXT = ("The offline extractive model answers only from text in its prompt, and this prompt "
               "holds nothing but the question. Give it some context to draw on, or choose a real "
@@ -151,7 +153,11 @@ class OfflineModel:
     async def complete(self, request: ChatRequest, on_token: TokenSink) -> Completion:
         messages = request.messages
         prompt = messages[-1].content if messages else ""
-        answer = extract_answer(prompt, "\n".join(m.content for m in messages[:-1]))
+        context = "\n".join(m.content for m in messages[:-1])
+        if len(prompt) + len(context) > THREAD_ABOVE_CHARS:  # ~10 ms of scoring: keep the loop free
+            answer = await asyncio.to_thread(extract_answer, prompt, context)
+        else:
+            answer = extract_answer(prompt, context)
         text, finish = apply_limits(answer, request.stop, request.max_tokens)
         await emit_words(text, on_token, stream=request.stream)
         usage = Usage(count_tokens(request.prompt_text), count_tokens(text))

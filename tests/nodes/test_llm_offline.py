@@ -96,3 +96,11 @@ def test_through_a_flow_it_streams_word_by_word_and_reports_usage() -> None:
     prompt_words = len(FACTS.replace("{q}", "What is the capital of France?").split())
     assert finished.usage == {"prompt_tokens": prompt_words, "completion_tokens": 10,  # type: ignore[attr-defined]
                               "total_tokens": prompt_words + 10, "model": "offline-extractive"}
+
+
+def test_a_long_prompt_is_scored_off_the_event_loop_with_the_same_answer() -> None:
+    filler = " ".join(f"Filler sentence number {i} talks about nothing much." for i in range(2000))
+    prompt = f"{filler}\nThe vault code is 4711.\nWhat is the vault code?"
+    assert len(prompt) > 50_000
+    got = asyncio.run(OfflineModel().complete(ChatRequest(messages=(Message("user", prompt),)), lambda t: None))
+    assert got.text == extract_answer(prompt) == "The vault code is 4711."

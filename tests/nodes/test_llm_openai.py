@@ -181,3 +181,14 @@ def test_a_key_value_in_api_key_env_is_refused_with_a_hint() -> None:
     assert (issue.code, issue.node, issue.hint) == (
         "bad_config", "llm", "secret fields hold the NAME of an environment variable (e.g. OPENAI_API_KEY), "
         "never the key")
+
+
+def test_the_sdk_is_imported_only_when_a_flow_calls_the_provider() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from nodes import io, llms, logic, prompts, transforms; "
+            "print('openai' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == "False"
