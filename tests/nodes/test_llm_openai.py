@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -184,9 +186,6 @@ def test_a_key_value_in_api_key_env_is_refused_with_a_hint() -> None:
 
 
 def test_the_sdk_is_imported_only_when_a_flow_calls_the_provider() -> None:
-    import subprocess
-    import sys
-
     code = ("import sys; from nodes import io, llms, logic, prompts, transforms; "
             "print('openai' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
