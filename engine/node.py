@@ -35,15 +35,18 @@ class NodeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True)
 
 
-def SecretRef(default: str = "", *, description: str) -> Any:
+def SecretRef(default: str = "", *, description: str, allow_empty: bool | None = None) -> Any:
     """A config field that holds the *name* of an environment variable, never a secret.
 
     The UI shows it as a variable-name box; exports and traces carry only the name.
+    An empty name is allowed when `allow_empty` (default: when the default is empty),
+    for providers such as local servers that need no key.
     """
+    empty_ok = not default if allow_empty is None else allow_empty
     return Field(
         default,
         description=description,
-        pattern=SECRET_NAME_PATTERN if default else r"^$|" + SECRET_NAME_PATTERN,
+        pattern=(r"^$|" if empty_ok else "") + SECRET_NAME_PATTERN,
         json_schema_extra={"secret": True},
     )
 
