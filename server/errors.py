@@ -1,0 +1,185 @@
+"""Every error the API returns has one shape, and none echoes what was sent.
+
+    {"error": {"code": "...", "message": "...", "hint": "...", "issues": [...]}}
+
+`issues` (422 only) lists every problem at once, each naming the node, the port
+or field, what is wrong and how to fix it - from engine validation (`Issue`) or
+from request parsing (pydantic errors, with the node's id looked up in the body).
+Values sent by the client are never repeated: pydantic's `input` is dropped and
+unexpected exceptions become a bare 500 with a reference to the server log.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from engine.errors import (ChainloomError, FlowInputError, FlowLoadError, NotFound, StaleVersion,
+                           ValidationFailed)
+from engine.validate import Issue
+
+log = logging.getLogger("chainloom.server")
+
+_CONFIG_FIELD = re.compile(r"^config field '([^']*)'")
+_PATTERN_WORDS = {
+    "id": "must be 1-64 letters, digits, '_' or '-', starting with a letter or '_'",
+    "type": "must be a registered type id such as 'llm.chat' (lower-case words joined by dots)",
+    "from": "must be 'node.port'",
+    "to": "must be 'node.port'",
+}
+_HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 406: "not_acceptable", 409: "conflict",
+               413: "too_large", 415: "unsupported_media_type", 422: "invalid", 429: "too_many",
+               503: "unavailable"}
+
+
+class ApiError(Exception):
+    """An error response: status, a stable code, a message and a hint (never a client value)."""
+
+    def __init__(self, status: int, code: str, message: str, *, hint: str = "",
+                 issues: Sequence[Mapping[str, Any]] = (), headers: Mapping[str, str] | None = None,
+                 **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.hint = hint
+        self.issues = list(issues)
+        self.headers = dict(headers or {})
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        err: dict[str, Any] = {"code": self.code, "message": self.message, "hint": self.hint}
+        if self.issues or self.status == 422:
+            err["issues"] = self.issues
+        err.update(self.extra)
+        return {"error": err}
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
+
+
+def issue_dict(issue: Issue) -> dict[str, Any]:
+    """An engine Issue with `field` added: the config field a bad_config issue is about."""
+    out = issue.to_dict()
+    match = _CONFIG_FIELD.match(issue.message)
+    out["field"] = f"config.{match.group(1)}" if match and issue.code == "bad_config" else None
+    return out
+
+
+def invalid(message: str, issues: Sequence[Mapping[str, Any]], hint: str = "") -> ApiError:
+    return ApiError(422, "invalid", message, hint=hint, issues=issues)
+
+
+def from_chainloom(err: ChainloomError) -> ApiError:
+    """The HTTP form of an engine error (its message and hint hold no secret values)."""
+    if isinstance(err, ValidationFailed):
+        n = len(err.issues)
+        return invalid(f"the flow has {n} problem{'s' if n != 1 else ''}",
+                       [issue_dict(i) for i in err.issues], hint="fix every issue listed and retry")
+    if isinstance(err, StaleVersion):
+        return ApiError(409, "stale_version", err.message, hint=err.hint,
+                        flow_id=err.flow_id, current_version=err.actual)
+    if isinstance(err, NotFound):
+        return ApiError(404, "not_found", err.message, hint=err.hint)
+    if isinstance(err, FlowLoadError | FlowInputError):
+        return invalid(err.message, [{"code": "bad_flow" if isinstance(err, FlowLoadError)
+                                      else "bad_input", "node": None, "port": None, "field": None,
+                                      "message": err.message, "hint": err.hint}], hint=err.hint)
+    return ApiError(400, "refused", err.message, hint=err.hint)
+
+
+# ------------------------------------------------------------ request validation
+def _node_id(raw: Any, path: Sequence[Any]) -> str | None:
+    """The id of the node at `path` (ending in 'nodes', index) in the request body, if any."""
+    value = raw
+    for part in path:
+        if isinstance(value, Mapping) and isinstance(part, str):
+            value = value.get(part)
+        elif isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+            value = value[part]
+        else:
+            return None
+    node_id = value.get("id") if isinstance(value, Mapping) else None
+    return node_id if isinstance(node_id, str) and len(node_id) <= 64 else None
+
+
+def _dotted(parts: Sequence[Any]) -> str:
+    out = ""
+    for p in parts:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out
+
+
+def request_issue(err: Mapping[str, Any], raw: Any) -> dict[str, Any]:
+    """One pydantic error as an issue naming the node (by id) and the field; no input echoed."""
+    loc = list(err.get("loc", ()))
+    where = loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc
+    node: str | None = None
+    field = _dotted(where) or None
+    for i in range(len(where) - 1):
+        if where[i] == "nodes" and isinstance(where[i + 1], int):
+            node = _node_id(raw, where[: i + 2])
+            rest = where[i + 2:]
+            field = _dotted(rest) or "(whole node)"
+            if node is None:
+                field = _dotted(where)
+            break
+    message = str(err.get("msg", "invalid value"))
+    if err.get("type") == "string_pattern_mismatch" and where and where[-1] in _PATTERN_WORDS:
+        message = _PATTERN_WORDS[str(where[-1])]
+    if loc and loc[0] in ("query", "path", "header"):
+        message = f"{loc[0]} parameter: {message}"
+    return {"code": str(err.get("type", "invalid")), "node": node, "port": None, "field": field,
+            "message": message, "hint": ""}
+
+
+async def on_request_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    issues = [request_issue(e, exc.body) for e in exc.errors()]
+    n = len(issues)
+    return invalid(f"the request has {n} problem{'s' if n != 1 else ''}", issues,
+                   hint="see the API schema at /docs").response()
+
+
+async def on_api_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ApiError)
+    return exc.response()
+
+
+async def on_chainloom_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ChainloomError)
+    return from_chainloom(exc).response()
+
+
+async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "error")
+    # The path is not repeated: it is the client's text, and may hold anything.
+    message = {404: "no route matches this path", 405: "this method is not allowed on this path"
+               }.get(exc.status_code, code.replace("_", " "))
+    hint = "the routes are listed at /docs" if exc.status_code in (404, 405) else ""
+    return ApiError(exc.status_code, code, message, hint=hint, headers=exc.headers).response()
+
+
+async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    ref = uuid.uuid4().hex[:12]
+    log.error("internal error ref=%s on %s %s", ref, request.method, request.url.path, exc_info=exc)
+    return ApiError(500, "internal", f"internal error (reference {ref}); details are in the "
+                    "server log").response()
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, on_request_validation)
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(ChainloomError, on_chainloom_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)
