@@ -237,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--family", help="only this family (e.g. llm, prompt, input)")
     p.set_defaults(handler=cmd_nodes)
     cli_store.add_parsers(sub)
+    from server import cli as server_cli  # noqa: PLC0415 - `serve` and `keys`
+
+    server_cli.add_parsers(sub)
     return parser
 
 
