@@ -26,7 +26,8 @@ from engine.errors import (ChainloomError, FlowInputError, NodeError, NodeTimeou
                            RunCancelled, RunTimeout)
 from engine.events import (Event, Handler, NodeCancelled, NodeFailed, NodeFinished, NodeSkipped,
                            NodeStarted, RunFinished, RunStarted, dispatch, preview)
-from engine.validate import Plan, PlannedNode, Wire
+from engine.board import Board
+from engine.validate import Plan, PlannedNode
 
 _SHARED_POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
@@ -102,10 +103,7 @@ class Execution:
         self.trace = self.options.trace
         self.events: list[Event] = []
         self.status: dict[str, str] = dict.fromkeys(plan.nodes, "queued")
-        self.pending = {nid: len(wires) for nid, wires in plan.incoming.items()}
-        self.arrived: dict[str, dict[str, list[tuple[int, Any]]]] = {nid: {} for nid in plan.nodes}
-        self.skipped: dict[str, list[str]] = {nid: [] for nid in plan.nodes}
-        self.wire_index = {id(w): i for i, w in enumerate(plan.wires)}
+        self.board = Board(plan)
         self.outputs: dict[str, Any] = {}
         self.usage: dict[str, Any] = {}
         self.running: dict[asyncio.Task[Any], str] = {}
@@ -164,10 +162,10 @@ class Execution:
         return self.finish(status, error)
 
     async def drive(self) -> None:
-        ready: deque[str] = deque(nid for nid, n in self.pending.items() if n == 0)
+        ready = self.board.ready
         while ready or self.running:
             while ready:
-                self.launch(ready.popleft(), ready)
+                self.launch(ready.popleft())
             if not self.running:
                 break
             if not self.done:
@@ -181,20 +179,20 @@ class Execution:
                     failure = failure or task.exception()
                     continue
                 outputs, usage, cached = task.result()
-                self.complete(nid, outputs, usage, ready, cached=cached)
+                self.complete(nid, outputs, usage, cached=cached)
             if failure is not None:
                 raise failure
 
-    def launch(self, nid: str, ready: deque[str]) -> None:
+    def launch(self, nid: str) -> None:
         node = self.plan.nodes[nid]
-        inputs, skip_reason = self.gather(node)
+        inputs, skip_reason = self.board.inputs(node)
         if skip_reason is not None:
-            self.skip(nid, skip_reason, ready)
+            self.skip(nid, skip_reason)
             return
         spec, policy = node.spec, node.policy
         if not (spec.is_async or spec.blocking or policy.timeout or policy.retries):
             outputs, usage, cached = self.run_inline(node, inputs)
-            self.complete(nid, outputs, usage, ready, cached=cached)
+            self.complete(nid, outputs, usage, cached=cached)
             return
         assert self.loop is not None
         self.status[nid] = "running"
@@ -222,26 +220,6 @@ class Execution:
             if name not in self.inputs and getattr(cfg, "required", False) and getattr(cfg, "default", None) is None:
                 raise FlowInputError(f"flow input '{name}' (node '{nid}') is required",
                                      hint=f"pass it, e.g. --input {name}=...")
-
-    def gather(self, node: PlannedNode) -> tuple[dict[str, Any], str | None]:
-        """The node's input values, or the reason it must be skipped."""
-        arrived, skipped = self.arrived[node.id], self.skipped[node.id]
-        incoming = self.plan.incoming[node.id]
-        if incoming and skipped and len(skipped) == len(incoming):
-            return {}, "nothing arrived: " + "; ".join(skipped)
-        values: dict[str, Any] = {}
-        for name, port in node.inputs.items():
-            got = arrived.get(name)
-            if got:
-                got.sort(key=lambda pair: pair[0])
-                values[name] = [v for _, v in got] if port.multiple else got[0][1]
-            elif any(w.target_port == name for w in incoming):
-                if port.required:
-                    return {}, f"required input '{name}' was skipped: " + "; ".join(skipped)
-                values[name] = [] if port.multiple else port.default
-            else:
-                values[name] = [] if port.multiple and port.default is None else port.default
-        return values, None
 
     # ---------------------------------------------------------------- running
     def context(self, node: PlannedNode, attempt: int) -> RunContext:
@@ -374,7 +352,7 @@ class Execution:
             self.options.cache.put(key, outputs)
 
     # ---------------------------------------------------------------- results
-    def complete(self, nid: str, outputs: dict[str, Any], usage: dict[str, Any], ready: deque[str],
+    def complete(self, nid: str, outputs: dict[str, Any], usage: dict[str, Any],
                  *, cached: bool = False) -> None:
         node = self.plan.nodes[nid]
         self.status[nid] = "cached" if cached else "done"
@@ -390,26 +368,13 @@ class Execution:
                                       duration=0.0 if start is None else round(perf_counter() - start, 6),
                                       usage=usage or None, cached=cached,
                                       fallback_error=fallback_error))
-        for wire in self.plan.outgoing[nid]:
-            if wire.source_port in outputs:
-                self.arrived[wire.target].setdefault(wire.target_port, []).append(
-                    (self.wire_index[id(wire)], outputs[wire.source_port]))
-            else:
-                self.skipped[wire.target].append(f"'{nid}' did not fire '{wire.source_port}'")
-            self.resolve(wire, ready)
+        self.board.deliver(nid, outputs)
 
-    def skip(self, nid: str, reason: str, ready: deque[str]) -> None:
+    def skip(self, nid: str, reason: str) -> None:
         node = self.plan.nodes[nid]
         self.status[nid] = "skipped"
         self._record(NodeSkipped(run_id=self.run_id, node=nid, type=node.spec.type, reason=reason))
-        for wire in self.plan.outgoing[nid]:
-            self.skipped[wire.target].append(f"'{nid}' was skipped")
-            self.resolve(wire, ready)
-
-    def resolve(self, wire: Wire, ready: deque[str]) -> None:
-        self.pending[wire.target] -= 1
-        if self.pending[wire.target] == 0:
-            ready.append(wire.target)
+        self.board.skip(nid)
 
     def add_usage(self, usage: dict[str, Any]) -> None:
         total = self.usage
