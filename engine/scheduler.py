@@ -14,7 +14,6 @@ import hashlib
 import json
 import threading
 import uuid
-from collections import deque
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -106,9 +105,8 @@ class Execution:
         self.board = Board(plan)
         self.outputs: dict[str, Any] = {}
         self.usage: dict[str, Any] = {}
-        self.running: dict[asyncio.Task[Any], str] = {}
-        self.done: deque[asyncio.Task[Any]] = deque()
-        self.wakeup: asyncio.Future[None] | None = None
+        self.running: dict[str, asyncio.Task[None]] = {}
+        self.finished: asyncio.Future[None] | None = None
         self.state: dict[str, dict[str, Any]] = {nid: {} for nid in plan.nodes}
         self.cancelled = threading.Event()
         self.redactor = Redactor()
@@ -162,26 +160,34 @@ class Execution:
         return self.finish(status, error)
 
     async def drive(self) -> None:
+        """Launch what is ready; each node task, when it ends, records itself and launches
+        what became ready, so a finished node costs one event-loop step, not three."""
+        assert self.loop is not None
+        self.finished = self.loop.create_future()
+        self.pump()
+        await self.finished
+
+    def pump(self) -> None:
+        """Launch every ready node; settle `finished` when nothing is left running."""
+        if self.finished is not None and self.finished.done():
+            return  # the run is ending (failure, timeout): start nothing new
         ready = self.board.ready
-        while ready or self.running:
+        try:
             while ready:
                 self.launch(ready.popleft())
-            if not self.running:
-                break
-            if not self.done:
-                self.wakeup = self.loop.create_future()  # type: ignore[union-attr]
-                await self.wakeup
-            failure: BaseException | None = None
-            while self.done:
-                task = self.done.popleft()
-                nid = self.running.pop(task)
-                if task.exception() is not None:
-                    failure = failure or task.exception()
-                    continue
-                outputs, usage, cached = task.result()
-                self.complete(nid, outputs, usage, cached=cached)
-            if failure is not None:
-                raise failure
+        except BaseException as err:  # a failed inline node (NodeError), or a bug
+            self.settle(err)
+            return
+        if not self.running:
+            self.settle(None)
+
+    def settle(self, error: BaseException | None) -> None:
+        if self.finished is None or self.finished.done():
+            return
+        if error is None:
+            self.finished.set_result(None)
+        else:
+            self.finished.set_exception(error)
 
     def launch(self, nid: str) -> None:
         node = self.plan.nodes[nid]
@@ -196,17 +202,19 @@ class Execution:
             return
         assert self.loop is not None
         self.status[nid] = "running"
-        task = self.loop.create_task(self.run_node(node, inputs))
-        task.add_done_callback(self.finished_task)
-        self.running[task] = nid
+        self.running[nid] = self.loop.create_task(self.node_task(node, inputs))
 
-    def finished_task(self, task: asyncio.Task[Any]) -> None:
-        """Done-callback of node tasks: queue the task and wake the main loop."""
-        if task not in self.running:
-            return  # cancelled during shutdown
-        self.done.append(task)
-        if self.wakeup is not None and not self.wakeup.done():
-            self.wakeup.set_result(None)
+    async def node_task(self, node: PlannedNode, inputs: dict[str, Any]) -> None:
+        try:
+            outputs, usage, cached = await self.run_node(node, inputs)
+            del self.running[node.id]
+            self.complete(node.id, outputs, usage, cached=cached)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as err:  # NodeError, or a bug: either ends the run
+            self.settle(err)
+            return
+        self.pump()
 
     # ---------------------------------------------------------------- inputs
     def check_flow_inputs(self) -> None:
@@ -386,7 +394,7 @@ class Execution:
     async def stop_in_flight(self, error: ChainloomError | None) -> None:
         """Cancel running nodes and give every unfinished node a terminal event."""
         self.cancelled.set()
-        tasks = list(self.running)
+        tasks = list(self.running.values())
         for task in tasks:
             task.cancel()
         if tasks:
