@@ -3,6 +3,8 @@
 Pure bookkeeping, no asyncio: the scheduler tells the board when a node finished
 (with the outputs it fired) or was skipped, and the board hands back the nodes whose
 every incoming edge is now resolved, with their input values or a skip reason.
+Edges from `static` output ports carry a value known from the config: it is on
+the board from the start, and those edges never wait or get skipped.
 """
 
 from __future__ import annotations
@@ -16,15 +18,22 @@ from engine.validate import Plan, PlannedNode
 class Board:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
-        self.pending = {nid: len(wires) for nid, wires in plan.incoming.items()}
         self.arrived: dict[str, dict[str, list[tuple[int, Any]]]] = {nid: {} for nid in plan.nodes}
         self.skipped: dict[str, list[str]] = {nid: [] for nid in plan.nodes}
         self.wire_index = {id(w): i for i, w in enumerate(plan.wires)}
+        self.static = {id(w) for w in plan.wires if plan.nodes[w.source].outputs[w.source_port].static}
+        for w in plan.wires:
+            if id(w) in self.static:
+                value = plan.nodes[w.source].outputs[w.source_port].default
+                self.arrived[w.target].setdefault(w.target_port, []).append((self.wire_index[id(w)], value))
+        self.pending = {nid: sum(id(w) not in self.static for w in wires) for nid, wires in plan.incoming.items()}
         self.ready: deque[str] = deque(nid for nid, n in self.pending.items() if n == 0)
 
     def deliver(self, nid: str, outputs: dict[str, Any]) -> None:
         """`nid` finished: pass fired outputs along their edges, mark the others skipped."""
         for wire in self.plan.outgoing[nid]:
+            if id(wire) in self.static:
+                continue  # delivered when the run started
             if wire.source_port in outputs:
                 self.arrived[wire.target].setdefault(wire.target_port, []).append(
                     (self.wire_index[id(wire)], outputs[wire.source_port]))
@@ -35,6 +44,8 @@ class Board:
     def skip(self, nid: str) -> None:
         """`nid` was skipped: every edge out of it is skipped too."""
         for wire in self.plan.outgoing[nid]:
+            if id(wire) in self.static:
+                continue
             self.skipped[wire.target].append(f"'{nid}' was skipped")
             self._resolve(wire.target)
 
@@ -51,7 +62,8 @@ class Board:
         """
         arrived, skipped = self.arrived[node.id], self.skipped[node.id]
         incoming = self.plan.incoming[node.id]
-        if incoming and skipped and len(skipped) == len(incoming):
+        waited = sum(id(w) not in self.static for w in incoming)
+        if waited and len(skipped) == waited:
             return {}, "nothing arrived: " + "; ".join(skipped)
         values: dict[str, Any] = {}
         for name, port in node.inputs.items():

@@ -2,7 +2,9 @@
 
 A port has a name, a type from `PortType` and, for inputs, whether it must be
 connected and whether it gathers many edges into a list. Two ports fit when their
-types are equal or either is `Any`; nothing is ever coerced silently.
+types are equal or either is `Any`; nothing is ever coerced silently. A `static`
+output is known from the node's config alone (its `default` is the value): it is
+sent at the start of the run, so its edges do not order the nodes.
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ class Port:
     `required` applies to inputs: an unconnected required input is a validation
     error, and a skipped one skips the node. `multiple` inputs accept any number of
     edges and receive a list of the values that arrived, in edge order. `default`
-    is what an unconnected optional input receives.
+    is what an unconnected optional input receives. A `static` output's value is its
+    `default`, delivered when the run starts, before the node itself runs (a
+    parser's format instructions can so feed the prompt upstream of the parser).
     """
 
     name: str
@@ -51,6 +55,7 @@ class Port:
     required: bool = True
     multiple: bool = False
     default: object = None
+    static: bool = False
 
     def label(self) -> str:
         return f"{self.name} ({self.type.value}{', many' if self.multiple else ''})"
@@ -62,4 +67,5 @@ class Port:
             "description": self.description,
             "required": self.required,
             "multiple": self.multiple,
+            **({"static": True} if self.static else {}),
         }

@@ -227,7 +227,8 @@ class _Checker:
     def check_cycles(self) -> "nx.DiGraph[str]":
         graph: nx.DiGraph[str] = nx.DiGraph()
         graph.add_nodes_from(self.nodes)
-        graph.add_edges_from((w.source, w.target) for w in self.wires)
+        graph.add_edges_from((w.source, w.target) for w in self.wires
+                             if not self.nodes[w.source].outputs[w.source_port].static)
         for n, cycle in enumerate(nx.simple_cycles(graph)):
             if n >= MAX_CYCLES_REPORTED:
                 break
