@@ -102,7 +102,7 @@ class BodyLimits:
         try:
             value = orjson.loads(body)
         except orjson.JSONDecodeError as err:
-            if "recursion" in str(err).lower():
+            if any(word in str(err).lower() for word in ("recursion", "depth")):
                 raise self.too_deep() from err
             raise ApiError(400, "bad_json", "the request body is not valid JSON (NaN and Infinity "
                            "are not JSON either)", hint="send a JSON document") from err
