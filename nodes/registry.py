@@ -24,6 +24,7 @@ def _families() -> list[ModuleType]:
     from nodes import retrieval  # noqa: PLC0415
     from nodes import splitters  # noqa: PLC0415
     from nodes import vectorstores  # noqa: PLC0415
+    from nodes import tools  # noqa: PLC0415
 
     return [
         io,
@@ -36,6 +37,7 @@ def _families() -> list[ModuleType]:
         retrieval,
         splitters,
         vectorstores,
+        tools,
     ]
 
 
