@@ -253,7 +253,8 @@ def test_provider_error_quoting_the_key_never_reaches_any_response(client: TestC
     monkeypatch.setenv("PLANTED_KEY", planted)
     with FakeOpenAIServer(api_key="sk-the-right-one") as fake:  # rejects ours and quotes it back
         flow = piped("remote", ("llm.chat", {"provider": "openai", "base_url": fake.url,
-                                             "api_key_env": "PLANTED_KEY", "stream": False}))
+                                             "api_key_env": "PLANTED_KEY", "model": "gpt-test",
+                                             "stream": False}))
         flow["edges"] = [{"from": "question.text", "to": "mid.prompt"}, {"from": "mid.text", "to": "answer.value"}]
         save(client, flow)
         out = run(client, "remote", inputs={"question": "q"})
