@@ -62,7 +62,7 @@ def bench_split(texts: list[str]) -> list[tuple[str, str, str, str]]:
 
 
 def ingest(folder: Path, home: Path, name: str, hnsw: Hnsw | None) -> tuple[ChromaStore, float, int]:
-    embedder = HashingEmbedder(768)
+    embedder = HashingEmbedder(512)
     store = ChromaStore(client_for(path=home), name, embedder, hnsw=hnsw or Hnsw())
     if hnsw is None:  # chroma's own HNSW defaults
         store._collection = store.client.get_or_create_collection(
@@ -130,11 +130,11 @@ def main() -> None:
     console.print(table)
 
     chunks = [c for t in texts for c in RecursiveSplitter(SIZE, OVERLAP).split_text(t)]
-    emb = HashingEmbedder(768)
+    emb = HashingEmbedder(512)
     t = time.perf_counter()
     emb.embed_documents(chunks)
     te = time.perf_counter() - t
-    console.print(f"hashing embedder (768-d): {len(chunks) / te:,.0f} chunks/s, {mb / te:.1f} MB/s")
+    console.print(f"hashing embedder (512-d): {len(chunks) / te:,.0f} chunks/s, {mb / te:.1f} MB/s")
 
     rng = random.Random(3)
     queries = [" ".join(rng.choice(chunks).split()[:8]) for _ in range(args.queries)]

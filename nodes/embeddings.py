@@ -65,7 +65,7 @@ class HashingEmbedder:
     close vectors. Stop words count only inside bigrams.
     """
 
-    def __init__(self, dimension: int = 768, *, bigrams: bool = True) -> None:
+    def __init__(self, dimension: int = 512, *, bigrams: bool = True) -> None:
         self.dimension = dimension
         self.bigrams = bigrams
         self.name = f"hashing-{dimension}{'-bi' if bigrams else ''}-v1"
@@ -275,6 +275,9 @@ class CachedEmbedder:
     def dimension(self) -> int:
         return self.inner.dimension
 
+    def to_preview(self) -> dict[str, Any]:
+        return {"embeddings": self.name, "cached": len(self._cache)}
+
     def embed_documents(self, texts: Sequence[str], *, usage: UsageHook | None = None) -> np.ndarray:
         keys = [hashlib.sha256(t.encode("utf-8")).hexdigest() for t in texts]
         with self._lock:
@@ -319,7 +322,7 @@ _OUT = (Port("embeddings", PortType.EMBEDDINGS, "The embedding model, for vector
 
 
 class HashingConfig(NodeConfig):
-    dimension: int = Field(768, ge=64, le=8192, description="Vector size. Larger means fewer hash collisions.")
+    dimension: int = Field(512, ge=64, le=8192, description="Vector size. Larger means fewer hash collisions.")
     bigrams: bool = Field(True, description="Also hash adjacent word pairs, so phrases match.")
 
 

@@ -23,11 +23,10 @@ class QueryRefused(PermanentError):
 
 
 def _single_statement(query: str) -> str:
+    """The query without a trailing ';'; refused if a ';' outside a string literal ends a statement."""
     body = query.strip().rstrip(";").strip()
-    if ";" in body and not sqlite3.complete_statement(body + ";") is False:
-        # a ';' inside the body may be in a string literal; refuse only real statement breaks
-        head = body.split(";", 1)[0]
-        if sqlite3.complete_statement(head + ";"):
+    for i, ch in enumerate(body):
+        if ch == ";" and sqlite3.complete_statement(body[:i + 1]):
             raise QueryRefused("the query holds more than one statement", hint="run one SELECT at a time")
     return body
 

@@ -151,6 +151,12 @@ class ChromaStore:
                 raise PermanentError(
                     f"collection '{self.name}' was filled with embedder '{stored}', not '{self.embedder.name}'",
                     hint="use the same embeddings node as at ingest, or another collection name")
+            space = ((getattr(col, "configuration", None) or {}).get("hnsw") or {}).get("space", self.space)
+            if space != self.space:
+                raise PermanentError(
+                    f"collection '{self.name}' uses the '{space}' distance space, not '{self.space}'",
+                    hint="the space is fixed when a collection is created: set space to "
+                         f"'{space}' or use another collection name")
             self._collection = col
         return self._collection
 

@@ -107,6 +107,12 @@ def test_a_collection_keeps_its_embedder(tmp_path: Path) -> None:
         other.count()
 
 
+def test_a_collection_keeps_its_distance_space(tmp_path: Path) -> None:
+    store(tmp_path, "spaced", "cosine").upsert(DOCS[:1])
+    with pytest.raises(Exception, match="uses the 'cosine' distance space, not 'l2'"):
+        store(tmp_path, "spaced", "l2").count()
+
+
 def test_embeddings_are_passed_explicitly(tmp_path: Path) -> None:
     s = store(tmp_path)
     s.upsert(DOCS[:1])
