@@ -35,7 +35,6 @@ def combine(strategy: str, responses: list[str], question: str = "How much is ne
         writer = csv.writer(fh)
         writer.writerow(["text", "source"])
         writer.writerows([d["text"], d["metadata"]["source"]] for d in DOCS)
-    os.environ["CHAINLOOM_FILES_ROOT"] = str(root)
     flow = make_flow({
         "docs": ("loader.csv", {"path": "docs.csv", "content_columns": ["text"], "metadata_columns": ["source"]}),
         "q": ("input.text", {"name": "q", "default": question}),
@@ -44,7 +43,9 @@ def combine(strategy: str, responses: list[str], question: str = "How much is ne
         "sources": ("output.json", {"name": "sources"})},
         [("docs.documents", "c.documents"), ("q.text", "c.question"), ("c.answer", "answer.value"),
          ("c.sources", "sources.value")])
-    return run(flow)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CHAINLOOM_FILES_ROOT", str(root))
+        return run(flow)
 
 
 def test_stuff_answers_with_all_sources() -> None:
