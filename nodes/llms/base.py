@@ -3,9 +3,12 @@
 A chat model is anything with `async complete(request, on_token) -> Completion`:
 it sends `request.messages`, calls `on_token` with each piece of text as it
 arrives (once with the whole text when not streaming) and returns the full text
-with token usage, the model's own name and why it stopped. Providers raise
-PermanentError for what retrying cannot fix (auth, bad request, unknown model)
-and ProviderError for what may pass (rate limits, server errors, the network).
+with token usage, the model's own name, why it stopped and the tool calls it asked
+for. `json_mode` asks for a JSON object, `tools` offers functions to call and
+`text_mode` asks for the provider's text-completion endpoint where it has one
+(others answer the prompt as a chat). Providers raise PermanentError for what
+retrying cannot fix (auth, bad request, unknown model) and ProviderError for what
+may pass (rate limits, server errors, timeouts, the network).
 """
 
 from __future__ import annotations
@@ -14,12 +17,25 @@ import asyncio
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Literal, Protocol
 
 from engine.errors import ChainloomError
-from nodes.messages import Message
+from nodes.messages import Message, ToolCall
+
+__all__ = ["ChatModel", "ChatRequest", "Completion", "Message", "ProviderError", "ToolCall", "ToolSpec",
+           "TokenSink", "Usage", "apply_limits", "chat_messages", "count_tokens", "emit_words"]
 
 TokenSink = Callable[[str], None]
+ToolChoice = Literal["auto", "required", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A function the model may call: its name, what it does and a JSON schema of its arguments."""
+
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +50,10 @@ class ChatRequest:
     seed: int | None = None
     stream: bool = True
     timeout_s: float = 60.0
+    json_mode: bool = False
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: ToolChoice = "auto"
+    text_mode: bool = False
 
     @property
     def prompt_text(self) -> str:
@@ -52,13 +72,20 @@ class Usage:
 
 @dataclass(frozen=True, slots=True)
 class Completion:
-    """What came back. `usage` is None when the provider did not say."""
+    """What came back. `usage` is None when the provider did not say; `cost` (USD) when the
+    model is in the price table; `extra["retries"]` lists the failed attempts before it."""
 
     text: str
     usage: Usage | None
     model: str
     finish_reason: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    tool_calls: tuple[ToolCall, ...] = ()
+    cost: float | None = None
+
+    def message(self) -> Message:
+        """The answer as an assistant message, ready to append to the conversation."""
+        return Message("assistant", self.text, self.tool_calls)
 
 
 class ChatModel(Protocol):

@@ -4,13 +4,15 @@ It does not generate text. It finds the question in its own prompt (the last
 sentence ending in '?', else the last line that is not a bare label such as
 "Answer:"), scores every other sentence of the prompt against it with BM25 over
 lightly stemmed words, and answers with the best few sentences in their original
-order. When nothing in the prompt is relevant it says so. Its model name,
+order. When nothing in the prompt is relevant it says so. In JSON mode it answers
+`{"answer": "<those sentences>"}`; it never calls tools. Its model name,
 `offline-extractive`, appears in every trace so nobody mistakes it for an LLM.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import re
 from collections import Counter
@@ -159,6 +161,8 @@ class OfflineModel:
         else:
             answer = extract_answer(prompt, context)
         text, finish = apply_limits(answer, request.stop, request.max_tokens)
+        if request.json_mode:
+            text = json.dumps({"answer": text}, ensure_ascii=False)
         await emit_words(text, on_token, stream=request.stream)
         usage = Usage(count_tokens(request.prompt_text), count_tokens(text))
         return Completion(text=text, usage=usage, model=MODEL_NAME, finish_reason=finish)

@@ -19,7 +19,7 @@ from engine.validate import validate
 from nodes.llms.base import ChatRequest, ProviderError
 from nodes.llms.chat import ChatConfig
 from nodes.llms.openai_compat import OpenAICompatModel
-from nodes.messages import Message
+from nodes.messages import Message, as_messages
 from nodes.registry import default_registry
 from tests.fakes.openai_server import TEST_KEY, FakeOpenAIServer, Reply, openai_server  # noqa: F401
 from tests.nodes.flowkit import make_flow, tokens
@@ -125,17 +125,75 @@ def test_an_empty_key_variable_sends_a_placeholder_for_local_servers() -> None:
         assert server.requests[0].headers["authorization"] == "Bearer no-key-needed"
 
 
-def test_rate_limit_is_retryable_and_keeps_retry_after(openai_server: FakeOpenAIServer) -> None:
+def test_rate_limit_then_success_is_retried_by_the_provider_honouring_retry_after(
+        openai_server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    waits: list[float] = []
+    real_sleep = asyncio.sleep
+
+    async def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr("nodes.llms.retry.asyncio.sleep", sleep)
     openai_server.queue(Reply(status=429, error="slow down", headers={"Retry-After": "3"}), Reply(text="ok"))
-    result = run(chat_flow(openai_server.url, policy={"retries": 1, "backoff": 0}))
+    result = run(chat_flow(openai_server.url))
     assert result.outputs == {"answer": "ok"}
-    failed = [e for e in result.events if e.kind == "node.failed"]
-    assert [(e.error, e.will_retry) for e in failed] == [  # type: ignore[attr-defined]
-        (f"{openai_server.url} failed (HTTP 429): slow down", True)]
+    assert waits == [3.0]
+    assert [e for e in result.events if e.kind == "node.failed"] == []
+    steps = [(e.name, e.data) for e in result.events if e.kind == "node.step"]  # type: ignore[attr-defined]
+    assert steps == [("retry", {"attempt": 1, "error": f"{openai_server.url} failed (HTTP 429): slow down",
+                                "status": 429, "wait_s": 3.0})]
+    assert len(openai_server.requests) == 2
+
+
+def test_server_errors_without_retry_after_back_off_then_give_up_retryable(
+        openai_server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("nodes.llms.retry.BACKOFF_S", 0.001)
+    openai_server.queue(*[Reply(status=503, error="overloaded")] * 3)
+    result = run(chat_flow(openai_server.url, retries=2))
+    assert str(result.error) == (f"node 'llm' (llm.chat) failed: {openai_server.url} failed (HTTP 503): "
+                                 "overloaded (raise retries on this node, or try again later)")
+    assert len(openai_server.requests) == 3
     openai_server.queue(Reply(status=503, error="overloaded", headers={"Retry-After": "7"}))
     with pytest.raises(ProviderError) as caught:
         asyncio.run(model(openai_server).complete(request(), lambda t: None))
     assert (caught.value.status, caught.value.retry_after) == (503, 7.0)
+
+
+def test_an_absurd_retry_after_fails_at_once_and_is_not_retried_by_the_node(
+        openai_server: FakeOpenAIServer) -> None:
+    openai_server.queue(Reply(status=429, error="quota", headers={"Retry-After": "86400"}))
+    result = run(chat_flow(openai_server.url, policy={"retries": 2, "backoff": 0}))
+    assert str(result.error) == (
+        f"node 'llm' (llm.chat) failed: {openai_server.url} failed (HTTP 429): quota; the server asks to wait "
+        "86400s before trying again, more than max_retry_wait_s (60s) (try again later, or raise "
+        "max_retry_wait_s)")
+    assert len(openai_server.requests) == 1
+
+
+def test_a_timeout_is_retried_and_the_next_attempt_answers(openai_server: FakeOpenAIServer,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("nodes.llms.retry.BACKOFF_S", 0.001)
+    openai_server.queue(Reply(text="too late", delay=1.0), Reply(text="in time"))
+    result = run(chat_flow(openai_server.url, timeout_s=0.3, stream=False))
+    assert result.outputs == {"answer": "in time"}
+    [step] = [e for e in result.events if e.kind == "node.step"]
+    assert step.data["error"] == f"no answer from {openai_server.url} within 0.3s"  # type: ignore[attr-defined]
+
+
+def test_nothing_is_retried_once_the_answer_started_streaming() -> None:
+    from nodes.llms.retry import RetryPolicy, with_retries  # noqa: PLC0415
+
+    calls = 0
+
+    async def fails_after_a_token() -> str:
+        nonlocal calls
+        calls += 1
+        raise ProviderError("connection dropped mid-answer")
+
+    with pytest.raises(ProviderError):
+        asyncio.run(with_retries(fails_after_a_token, RetryPolicy(retries=3), lambda: True))
+    assert calls == 1
 
 
 def model(server: FakeOpenAIServer) -> OpenAICompatModel:
@@ -143,7 +201,7 @@ def model(server: FakeOpenAIServer) -> OpenAICompatModel:
 
 
 def request(**kw: Any) -> ChatRequest:
-    return ChatRequest(messages=(Message("user", "hi"),), model="fake-model", **kw)
+    return ChatRequest(**{"messages": (Message("user", "hi"),), "model": "fake-model", **kw})
 
 
 def test_unknown_model_is_permanent_and_quotes_the_server(openai_server: FakeOpenAIServer) -> None:
@@ -191,3 +249,86 @@ def test_the_sdk_is_imported_only_when_a_flow_calls_the_provider() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.strip() == "False"
+
+
+WEATHER = {"name": "get_weather", "description": "Weather for a city.",
+           "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
+
+
+def tool_flow(url: str, **config: Any) -> Any:
+    return make_flow({
+        "q": ("input.text", {"name": "q", "default": "Weather in Oslo and Lima?"}),
+        "llm": ("llm.chat", {"provider": "openai", "base_url": url, "model": "fake-model",
+                             "api_key_env": KEY_ENV, "tools": [WEATHER], **config}),
+        "calls": ("output.json", {"name": "calls"}),
+        "text": ("output.text", {"name": "text"}),
+    }, [("q.text", "llm.prompt"), ("llm.tool_calls", "calls.value"), ("llm.text", "text.value")])
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_tool_calls_come_back_structured_streamed_or_whole(openai_server: FakeOpenAIServer, stream: bool) -> None:
+    openai_server.queue(Reply(text="", finish_reason="tool_calls", tool_calls=[
+        {"id": "call_a", "name": "get_weather", "arguments": {"city": "Oslo"}},
+        {"id": "call_b", "name": "get_weather", "arguments": {"city": "Lima"}}]))
+    result = run(tool_flow(openai_server.url, stream=stream, tool_choice="required"))
+    assert result.ok, result.error
+    assert result.outputs == {"calls": [{"id": "call_a", "name": "get_weather", "arguments": {"city": "Oslo"}},
+                                        {"id": "call_b", "name": "get_weather", "arguments": {"city": "Lima"}}],
+                              "text": ""}
+    body = openai_server.requests[0].body
+    assert body["tools"] == [{"type": "function", "function": WEATHER}]
+    assert body["tool_choice"] == "required"
+
+
+def test_a_conversation_with_tool_results_goes_out_in_openai_form(openai_server: FakeOpenAIServer) -> None:
+    history = as_messages([{"role": "human", "content": "Weather in Oslo?"},
+                           {"role": "ai", "content": "", "tool_calls": [
+                               {"id": "call_a", "name": "get_weather", "arguments": {"city": "Oslo"}}]},
+                           {"role": "tool", "content": "4 C, rain", "tool_call_id": "call_a"}])
+    openai_server.queue(Reply(text="Rainy, 4 C."))
+    done = asyncio.run(model(openai_server).complete(request(messages=history), lambda t: None))
+    assert done.text == "Rainy, 4 C."
+    assert openai_server.requests[0].body["messages"] == [
+        {"role": "user", "content": "Weather in Oslo?"},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "call_a", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}]},
+        {"role": "tool", "content": "4 C, rain", "tool_call_id": "call_a"}]
+
+
+def test_json_mode_asks_for_a_json_object(openai_server: FakeOpenAIServer) -> None:
+    openai_server.queue(Reply(text='{"ok": true}'))
+    result = run(chat_flow(openai_server.url, json_mode=True))
+    assert result.outputs == {"answer": '{"ok": true}'}
+    assert openai_server.requests[0].body["response_format"] == {"type": "json_object"}
+
+
+@pytest.mark.parametrize("stream", [True, False])
+def test_text_models_use_the_legacy_completions_endpoint(openai_server: FakeOpenAIServer, stream: bool) -> None:
+    openai_server.queue(Reply(text="blue, like the sea.", usage=(4, 5), model="gpt-3.5-turbo-instruct-0914"))
+    flow = make_flow({
+        "q": ("input.text", {"name": "q", "default": "The sky is"}),
+        "llm": ("llm.text", {"provider": "openai", "base_url": openai_server.url, "api_key_env": KEY_ENV,
+                             "model": "gpt-3.5-turbo-instruct", "stream": stream, "max_tokens": 20, "stop": ["\n"]}),
+        "out": ("output.text", {"name": "answer"}),
+    }, [("q.text", "llm.prompt"), ("llm.text", "out.value")])
+    result = run(flow)
+    assert result.outputs == {"answer": "blue, like the sea."}
+    [request_] = openai_server.requests
+    assert request_.path == "/v1/completions"
+    assert {k: request_.body[k] for k in ("model", "prompt", "max_tokens", "stop", "stream")} == {
+        "model": "gpt-3.5-turbo-instruct", "prompt": "The sky is", "max_tokens": 20, "stop": ["\n"], "stream": stream}
+    assert llm_finished(result).usage == {"prompt_tokens": 4, "completion_tokens": 5, "total_tokens": 9,
+                                          "cost": 0.000016, "model": "gpt-3.5-turbo-instruct-0914"}
+    if stream:
+        assert tokens(result, "llm") == ["blue,", " like", " the", " sea."]
+
+
+def test_a_priced_model_reports_an_estimated_cost_per_node_and_per_run(openai_server: FakeOpenAIServer) -> None:
+    openai_server.queue(Reply(text="Hi.", usage=(1000, 500), model="gpt-4o-mini-2024-07-18"))
+    result = run(chat_flow(openai_server.url, model="gpt-4o-mini"))
+    # 1000 * 0.15 / 1M + 500 * 0.60 / 1M
+    assert llm_finished(result).usage["cost"] == 0.00045
+    assert result.usage == {"prompt_tokens": 1000, "completion_tokens": 500, "total_tokens": 1500, "cost": 0.00045}
+    openai_server.queue(Reply(text="Hi.", usage=(1000, 500), model="gpt-4o-mini-2024-07-18"))
+    priced = run(chat_flow(openai_server.url, model="gpt-4o-mini", price={"input": 1.0, "output": 2.0}))
+    assert llm_finished(priced).usage["cost"] == 0.002
