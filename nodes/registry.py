@@ -25,6 +25,8 @@ def _families() -> list[ModuleType]:
     from nodes import splitters  # noqa: PLC0415
     from nodes import vectorstores  # noqa: PLC0415
     from nodes import tools  # noqa: PLC0415
+    from nodes import memory  # noqa: PLC0415
+    from nodes import chat_io  # noqa: PLC0415
 
     return [
         io,
@@ -38,6 +40,8 @@ def _families() -> list[ModuleType]:
         splitters,
         vectorstores,
         tools,
+        memory,
+        chat_io,
     ]
 
 
