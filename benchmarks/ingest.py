@@ -73,7 +73,7 @@ def ingest(folder: Path, home: Path, name: str, hnsw: Hnsw | None) -> tuple[Chro
     docs = [d for f in files for d in read_text(f, f.name)]
     for i, d in enumerate(docs):
         d.metadata["topic"] = i % 40
-    chunks = chunk_documents(docs, RecursiveSplitter(SIZE, OVERLAP).split_text, OVERLAP)
+    chunks = chunk_documents(docs, RecursiveSplitter(SIZE, OVERLAP).split_with_offsets)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task(f"ingest into {name}", total=len(chunks))
         store.upsert(chunks, progress=lambda done, total: bar.update(task, completed=done))

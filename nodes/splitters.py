@@ -12,6 +12,7 @@ path; the code splitter uses language-aware separators.
 from __future__ import annotations
 
 import re
+from itertools import accumulate
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
@@ -27,10 +28,10 @@ DEFAULT_SEPARATORS = ("\n\n", "\n", " ", "")
 
 
 # ---------------------------------------------------------------- recursive character
-def _pieces(text: str, sep: str, keep: KeepSeparator, regex: bool) -> list[str]:
-    """`text` cut at `sep`, the separator kept on the start or end of a piece, or dropped."""
+def _pieces(text: str, sep: str, keep: KeepSeparator, regex: bool) -> tuple[list[str], list[int]]:
+    """`text` cut at `sep` (kept on the start or end of a piece, or dropped), with each piece's offset."""
     if sep == "":
-        return list(text)
+        return list(text), list(range(len(text)))
     if regex:
         parts = re.split(f"({sep})", text)
         words, seps = parts[0::2], parts[1::2]
@@ -43,7 +44,15 @@ def _pieces(text: str, sep: str, keep: KeepSeparator, regex: bool) -> list[str]:
         out = [w + s for w, s in zip(words, seps)] + [words[-1]]
     else:
         out = words
-    return [p for p in out if p]
+    if keep == "none":
+        lengths = [len(w) + len(sep_) for w, sep_ in zip(out, seps)]
+    else:
+        lengths = list(map(len, out[:-1]))
+    offsets = [0, *accumulate(lengths)]
+    if "" not in out:
+        return out, offsets
+    kept = [i for i, p in enumerate(out) if p]
+    return [out[i] for i in kept], [offsets[i] for i in kept]
 
 
 class RecursiveSplitter:
@@ -62,8 +71,12 @@ class RecursiveSplitter:
         self.strip = strip_whitespace
 
     def split_text(self, text: str) -> list[str]:
-        out: list[str] = []
-        self._split(text, self.separators, out)
+        return [chunk for _, chunk in self.split_with_offsets(text)]
+
+    def split_with_offsets(self, text: str) -> list[tuple[int, str]]:
+        """The chunks, each with the offset in `text` where it starts."""
+        out: list[tuple[int, str]] = []
+        self._split(text, 0, self.separators, out)
         return out
 
     def _choose(self, text: str, separators: list[str]) -> tuple[str, list[str]]:
@@ -74,74 +87,64 @@ class RecursiveSplitter:
                 return sep, separators[i + 1:]
         return separators[-1], []
 
-    def _split(self, text: str, separators: list[str], out: list[str]) -> None:
+    def _split(self, text: str, base: int, separators: list[str], out: list[tuple[int, str]]) -> None:
         sep, rest = self._choose(text, separators)
         joiner = "" if self.keep != "none" else sep
         size = self.chunk_size
         small: list[str] = []
-        for piece in _pieces(text, sep, self.keep, self.regex):
+        starts: list[int] = []
+        pieces, offsets = _pieces(text, sep, self.keep, self.regex)
+        for piece, offset in zip(pieces, offsets):
             if len(piece) < size:
                 small.append(piece)
+                starts.append(base + offset)
                 continue
             if small:
-                self._merge(small, joiner, out)
-                small = []
+                self._merge(small, starts, joiner, out)
+                small, starts = [], []
             if rest:
-                self._split(piece, rest, out)
+                self._split(piece, base + offset, rest, out)
             else:
-                out.append(piece)
+                out.append((base + offset, piece))
         if small:
-            self._merge(small, joiner, out)
+            self._merge(small, starts, joiner, out)
 
-    def _emit(self, parts: list[str], joiner: str, out: list[str]) -> None:
+    def _emit(self, parts: list[str], start: int, joiner: str, out: list[tuple[int, str]]) -> None:
         text = joiner.join(parts)
         if self.strip:
-            text = text.strip()
+            stripped = text.lstrip()
+            start += len(text) - len(stripped)
+            text = stripped.rstrip()
         if text:
-            out.append(text)
+            out.append((start, text))
 
-    def _merge(self, pieces: list[str], joiner: str, out: list[str]) -> None:
+    def _merge(self, pieces: list[str], starts: list[int], joiner: str, out: list[tuple[int, str]]) -> None:
         """Greedy merge up to chunk_size; on each emit, drop from the front down to the overlap."""
         size, overlap, jlen = self.chunk_size, self.chunk_overlap, len(joiner)
         window: list[str] = []
         lens: list[int] = []
-        head = 0          # window[head:] is the current chunk
+        head = 0          # pieces[head:len(window)] make the current chunk
         total = 0         # its length, joiners included
         for piece in pieces:
             n = len(piece)
             if total + n + (jlen if head < len(window) else 0) > size and head < len(window):
-                self._emit(window[head:], joiner, out)
+                self._emit(window[head:], starts[head], joiner, out)
                 while total > overlap or (total > 0 and total + n + (jlen if head < len(window) else 0) > size):
                     total -= lens[head] + (jlen if len(window) - head > 1 else 0)
                     head += 1
-                if head > 64:  # keep the lists short
-                    del window[:head], lens[:head]
-                    head = 0
             window.append(piece)
             lens.append(n)
             total += n + (jlen if len(window) - head > 1 else 0)
         if head < len(window):
-            self._emit(window[head:], joiner, out)
+            self._emit(window[head:], starts[head], joiner, out)
 
 
-def with_offsets(text: str, chunks: Iterable[str], overlap: int) -> list[tuple[int, str]]:
-    """Each chunk with its start offset in `text`, searching forward from the last one."""
-    out: list[tuple[int, str]] = []
-    start, prev_len = 0, 0
-    for chunk in chunks:
-        found = text.find(chunk, max(0, start + prev_len - overlap))
-        if found < 0:
-            found = text.find(chunk)
-        start, prev_len = (found if found >= 0 else start), len(chunk)
-        out.append((start, chunk))
-    return out
-
-
-def chunk_documents(docs: Iterable[Document], split: Callable[[str], list[str]], overlap: int,
+def chunk_documents(docs: Iterable[Document], split: Callable[[str], list[tuple[int, str]]],
                     ) -> list[Document]:
+    """Split each document with `split` (text -> [(start, chunk)]), keeping metadata."""
     out: list[Document] = []
     for doc in docs:
-        for i, (start, chunk) in enumerate(with_offsets(doc.text, split(doc.text), overlap)):
+        for i, (start, chunk) in enumerate(split(doc.text)):
             out.append(Document(chunk, {**doc.metadata, "start_index": start, "chunk": i}))
     return out
 
@@ -270,8 +273,7 @@ def recursive_node(config: RecursiveConfig, inputs: dict[str, Any], ctx: RunCont
     splitter = RecursiveSplitter(config.chunk_size, config.chunk_overlap, config.separators,
                                  keep_separator=config.keep_separator,
                                  is_separator_regex=config.is_separator_regex)
-    return {"documents": chunk_documents(as_documents(inputs["documents"]), splitter.split_text,
-                                         config.chunk_overlap)}
+    return {"documents": chunk_documents(as_documents(inputs["documents"]), splitter.split_with_offsets)}
 
 
 class TokenConfig(NodeConfig):
@@ -324,7 +326,7 @@ def markdown_node(config: MarkdownConfig, inputs: dict[str, Any], ctx: RunContex
         for start, text, headers in markdown_sections(doc.text, config.levels,
                                                       strip_headers=config.strip_headers):
             meta = {**doc.metadata, **headers, "section": " > ".join(headers.values())}
-            parts = with_offsets(text, sub.split_text(text), config.chunk_overlap) if sub else [(0, text)]
+            parts = sub.split_with_offsets(text) if sub else [(0, text)]
             for offset, chunk in parts:
                 out.append(Document(chunk, {**meta, "start_index": start + offset}))
     for i, d in enumerate(out):
@@ -344,7 +346,7 @@ def code_node(config: CodeConfig, inputs: dict[str, Any], ctx: RunContext) -> di
     for doc in as_documents(inputs["documents"]):
         lang = language_of(doc) if config.language == "auto" else config.language
         splitter = RecursiveSplitter(config.chunk_size, config.chunk_overlap, CODE_SEPARATORS[lang])
-        for chunk in chunk_documents([doc], splitter.split_text, config.chunk_overlap):
+        for chunk in chunk_documents([doc], splitter.split_with_offsets):
             chunk.metadata["language"] = lang
             out.append(chunk)
     return {"documents": out}

@@ -23,7 +23,7 @@ def test_recursive_chunks_fit_cover_the_text_and_know_their_offsets(text: str, s
                                                                     overlap_share: float) -> None:
     overlap = int(size * overlap_share)
     doc = Document(text, {"source": "s.txt", "lang": "en"})
-    chunks = chunk_documents([doc], RecursiveSplitter(size, overlap).split_text, overlap)
+    chunks = chunk_documents([doc], RecursiveSplitter(size, overlap).split_with_offsets)
     covered = [False] * len(text)
     for chunk in chunks:
         assert 0 < len(chunk.text) <= size
