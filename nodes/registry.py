@@ -27,6 +27,7 @@ def _families() -> list[ModuleType]:
     from nodes import tools  # noqa: PLC0415
     from nodes import memory  # noqa: PLC0415
     from nodes import chat_io  # noqa: PLC0415
+    from nodes import routers  # noqa: PLC0415
 
     return [
         io,
@@ -42,6 +43,7 @@ def _families() -> list[ModuleType]:
         tools,
         memory,
         chat_io,
+        routers,
     ]
 
 
