@@ -29,7 +29,7 @@ from ui.ports import edge_label
 
 DATA_KEY = "chainloom"
 NEW_EDGE_PREFIX = "st-flow-edge_"  # ids the component gives edges the user drew
-NODE_W, NODE_H = 210.0, 110.0      # footprint used to place nodes without overlap
+NODE_W, NODE_H = 170.0, 100.0      # footprint used to place nodes without overlap
 STEP_X, STEP_Y = 270.0, 150.0
 ORIGIN = (40.0, 40.0)
 

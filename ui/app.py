@@ -1,0 +1,121 @@
+"""chainloom's visual builder: the Streamlit entry point (`chainloom ui` runs this file).
+
+Layout: the sidebar holds the node palette and the flow library; the main area
+holds the flow's header (name, version, Save, Undo), the canvas and a side panel
+(Properties, Run, Chat, Problems, History). The main area is a fragment, so canvas
+clicks and panel edits rerun only it (not the long palette); while a run is live
+it also reruns every RUN_TICK seconds to show statuses and streamed tokens.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit_flow import streamlit_flow
+
+from ui.services import Services
+from ui.views.chat import chat_panel
+from ui.views.common import (PANEL_KEY, PANELS, canvas_key, panel, services, show_notices, take_canvas_event,
+                             workspace)
+from ui.views.library import library, open_from_query, palette, save
+from ui.views.properties import pending_connect, problems, properties
+from ui.views.runs import LIVE_KEY, history_panel, is_live, run_panel
+from ui.workspace import Workspace
+
+RUN_TICK = 0.4          # seconds between live updates while a run is going
+CANVAS_HEIGHT = 640
+TICKING_KEY = "main_area_ticking"
+
+
+def main() -> None:
+    st.set_page_config(page_title="chainloom", page_icon="🧶", layout="wide")
+    svc = services()
+    ws = workspace()
+    open_from_query(ws, svc)
+    take_canvas_event(ws, svc)
+    with st.sidebar:
+        st.markdown("## 🧶 chainloom")
+        add_tab, flows_tab = st.tabs(["Add node", "Flows"])
+        with add_tab:
+            palette(ws, svc)
+        with flows_tab:
+            library(ws, svc)
+    ticking = st.session_state[TICKING_KEY] = is_live(ws)
+    st.fragment(run_every=RUN_TICK if ticking else None)(main_area)(ws, svc)
+
+
+def main_area(ws: Workspace, svc: Services) -> None:
+    take_canvas_event(ws, svc)   # a fragment rerun skips main()
+    live = is_live(ws)
+    if live and (ws.run is None or ws.run.snapshot().finished):
+        st.session_state[LIVE_KEY] = live = False
+    if live != st.session_state.get(TICKING_KEY):
+        st.rerun()   # a run started or ended: a full rerun turns the ticks on or off
+    header(ws, svc)
+    left, right = st.columns([3, 2], gap="medium")
+    with left:
+        draw_canvas(ws, svc)
+    with right:
+        show_notices(ws)
+        pending_connect(ws)
+        side_panel(ws, svc)
+
+
+def header(ws: Workspace, svc: Services) -> None:
+    issues = ws.issues(svc.registry)
+    title, save_col, undo_col = st.columns([6, 1, 1], vertical_alignment="bottom")
+    with title:
+        st.markdown(f"### {ws.flow.name or ws.flow.id}")
+        if ws.version is None:
+            state = "never saved" if ws.source == "new" else f"from {ws.source}, not saved"
+        else:
+            state = f"version {ws.version}" + (" · unsaved changes" if ws.dirty else " · saved")
+        check = f"⚠️ {len(issues)} problem(s)" if issues else "✅ valid"
+        st.caption(f"`{ws.flow.id}` · {state} · {check} · {len(ws.flow.nodes)} nodes")
+    save_col.button("💾 Save", key="save", on_click=save, args=(ws, svc), type="primary", use_container_width=True,
+                    help="Save as a new version (a stale version is refused, not overwritten)")
+    undo_col.button("↶ Undo", key="undo", on_click=_undo, args=(ws,), disabled=not ws.undo_stack,
+                    use_container_width=True)
+
+
+def _undo(ws: Workspace) -> None:
+    if ws.undo():
+        ws.note("info", "undone")
+
+
+def draw_canvas(ws: Workspace, svc: Services) -> None:
+    state, _ = ws.canvas_state(svc.registry)
+    # Fit the view only when a canvas is first drawn: the component re-fits after every
+    # push while fit_view is on, which would move the user's view on each edit.
+    fit = st.session_state.get("fitted_gen") != ws.canvas_gen
+    st.session_state["fitted_gen"] = ws.canvas_gen
+    streamlit_flow(canvas_key(ws), state, height=CANVAS_HEIGHT, fit_view=fit and len(ws.flow.nodes) > 0,
+                   show_controls=True, show_minimap=len(ws.flow.nodes) > 25, allow_new_edges=True,
+                   animate_new_edges=False, get_node_on_click=True, get_edge_on_click=True, pan_on_drag=True,
+                   allow_zoom=True, min_zoom=0.1, hide_watermark=True)
+    if not ws.flow.nodes:
+        st.caption("The canvas is empty: add nodes from the palette, or open an example under Flows.")
+    else:
+        st.caption("Drag from a node's right handle to another node's left handle to connect them. "
+                   "Click a node to edit it.")
+
+
+def side_panel(ws: Workspace, svc: Services) -> None:
+    counts = {"Problems": len(ws.issues(svc.registry))}
+    if PANEL_KEY not in st.session_state:
+        st.session_state[PANEL_KEY] = PANELS[0]
+    st.segmented_control("Panel", PANELS, key=PANEL_KEY, required=True, label_visibility="collapsed",
+                         format_func=lambda p: f"{p} ({counts[p]})" if counts.get(p) else p)
+    current = panel()
+    if current == "Properties":
+        properties(ws, svc)
+    elif current == "Run":
+        run_panel(ws, svc)
+    elif current == "Chat":
+        chat_panel(ws, svc)
+    elif current == "Problems":
+        problems(ws, svc)
+    else:
+        history_panel(ws, svc)
+
+
+main()

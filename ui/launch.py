@@ -1,0 +1,92 @@
+"""`chainloom ui`: start the visual builder (Streamlit) on this machine.
+
+`main(argv)` runs `python -m streamlit run <ui/app.py>` headless, on 127.0.0.1 by
+default, and returns its exit code; `command(...)` builds that command line, and
+`serve(...)` starts it in the background and waits until it answers (tests and
+benchmarks use it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+APP = Path(__file__).resolve().parent / "app.py"
+DEFAULT_PORT = 8501
+
+
+def command(port: int = DEFAULT_PORT, address: str = "127.0.0.1", extra: Sequence[str] = ()) -> list[str]:
+    return [sys.executable, "-m", "streamlit", "run", str(APP),
+            "--server.headless", "true", "--server.port", str(port), "--server.address", address,
+            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *extra]
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="chainloom ui", description="Open the visual flow builder in a browser.")
+    p.add_argument("--port", type=int, default=int(os.environ.get("CHAINLOOM_UI_PORT", DEFAULT_PORT)),
+                   help=f"port to listen on (default {DEFAULT_PORT}, or $CHAINLOOM_UI_PORT)")
+    p.add_argument("--address", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1; use 0.0.0.0 to share on your network)")
+    p.add_argument("--home", help="data dir for saved flows and runs (default $CHAINLOOM_HOME or ~/.chainloom)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    env = dict(os.environ)
+    if args.home:
+        env["CHAINLOOM_HOME"] = str(Path(args.home).expanduser())
+    print(f"chainloom ui: open http://{'localhost' if args.address in ('127.0.0.1', '0.0.0.0') else args.address}"
+          f":{args.port} in your browser (Ctrl+C stops it)", file=sys.stderr)
+    try:
+        return subprocess.call(command(args.port, args.address), env=env)
+    except KeyboardInterrupt:
+        return 130
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve(port: int | None = None, env: Mapping[str, str] | None = None, timeout: float = 60.0,
+          log: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """Start the app in the background; returns (process, base URL) once it answers."""
+    port = port or free_port()
+    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - lives as long as the process
+    proc = subprocess.Popen(command(port), env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the UI server exited with code {proc.returncode}" + (f"; see {log}" if log else ""))
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    return proc, url
+        except (urllib.error.URLError, OSError):
+            time.sleep(0.2)
+    proc.terminate()
+    raise RuntimeError(f"the UI server did not answer on {url} within {timeout:.0f} s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,151 @@
+"""What the UI needs from the rest of chainloom, behind one small adapter.
+
+`open_services()` gives the node registry, the store (flows with versions, runs
+with events) and a Runner wired like `chainloom.runner()`; `read_import` parses and
+validates an uploaded file without executing or saving anything and lists every
+problem; `examples()` lists the example flows shipped in flows/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from engine.errors import FlowLoadError
+from engine.flow import Flow, dumps_flow, load_flow, parse_flow
+from engine.registry import Registry
+from engine.runner import Runner
+from engine.store import Store, open_store
+from engine.validate import Issue, check
+
+EXAMPLES_ENV = "CHAINLOOM_EXAMPLES"
+MAX_IMPORT_BYTES = 10 * 1024 * 1024
+
+
+def examples_dir() -> Path:
+    """$CHAINLOOM_EXAMPLES, else the flows/ folder next to the ui package."""
+    env = os.environ.get(EXAMPLES_ENV)
+    return Path(env) if env else Path(__file__).resolve().parent.parent / "flows"
+
+
+@dataclass
+class Services:
+    registry: Registry
+    store: Store
+    home: Path
+    _runner: Runner | None = field(default=None, repr=False)
+
+    def runner(self) -> Runner:
+        """The engine Runner (default catalog, this store, trace files), made once."""
+        if self._runner is None:
+            import chainloom  # noqa: PLC0415 - keeps `import ui.services` light
+
+            self._runner = chainloom.runner(home=self.home, registry=self.registry)
+        return self._runner
+
+
+def open_services(home: str | os.PathLike[str] | None = None, registry: Registry | None = None) -> Services:
+    import chainloom  # noqa: PLC0415
+    from nodes.registry import default_registry  # noqa: PLC0415
+
+    base = chainloom.data_dir(home)
+    return Services(registry or default_registry(), open_store(base), base)
+
+
+@dataclass(frozen=True)
+class Example:
+    path: Path
+    flow: Flow | None
+    error: str = ""
+
+    @property
+    def title(self) -> str:
+        if self.flow is None:
+            return f"{self.path.stem} (cannot be read)"
+        return self.flow.name or self.flow.id
+
+
+def examples(folder: Path | None = None) -> list[Example]:
+    """Every *.json flow directly in the examples folder, sorted by file name."""
+    folder = folder or examples_dir()
+    out = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            out.append(Example(path, load_flow(path)))
+        except FlowLoadError as err:
+            out.append(Example(path, None, str(err)))
+    return out
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """An uploaded file, read and checked. `flow` is None when it could not be parsed."""
+
+    flow: Flow | None
+    problems: tuple[str, ...]    # parse errors, or validation issues of a parsed flow
+    issues: tuple[Issue, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.flow is not None and not self.problems
+
+
+def read_import(data: bytes, registry: Registry, name: str = "upload") -> ImportResult:
+    """Parse and validate an uploaded flow file; executes and saves nothing."""
+    if len(data) > MAX_IMPORT_BYTES:
+        return ImportResult(None, (f"{name}: the file is {len(data)} bytes, over the {MAX_IMPORT_BYTES} limit",))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return ImportResult(None, (f"{name}: not UTF-8 text; save the flow as UTF-8 JSON",))
+    try:
+        flow = parse_flow(text, source=name)
+    except FlowLoadError as err:
+        return ImportResult(None, tuple(_load_problems(err, text, name)))
+    issues = tuple(check(flow, registry)[1])
+    return ImportResult(flow, tuple(str(i) for i in issues), issues)
+
+
+def _load_problems(err: FlowLoadError, text: str, name: str) -> list[str]:
+    """One line per problem (pydantic reports all of them; the engine joins them)."""
+    cause = err.__cause__
+    if not isinstance(cause, ValidationError):
+        return [str(err)]
+    try:
+        raw: Any = json.loads(text)
+    except ValueError:
+        raw = {}
+    out = []
+    for e in cause.errors():
+        loc = e["loc"]
+        where = ".".join(str(p) for p in loc)
+        if len(loc) >= 2 and loc[0] in ("nodes", "edges") and isinstance(loc[1], int):
+            items = raw.get(loc[0]) if isinstance(raw, dict) else None
+            entry = items[loc[1]] if isinstance(items, list) and loc[1] < len(items) else None
+            rest = ".".join(str(p) for p in loc[2:]) or "(whole entry)"
+            if loc[0] == "nodes" and isinstance(entry, dict) and isinstance(entry.get("id"), str):
+                where = f"node '{entry['id']}' field '{rest}'"
+            else:
+                where = f"{loc[0][:-1]} #{loc[1] + 1} field '{rest}'"
+        out.append(f"{name}: {where}: {e['msg']}")
+    return out
+
+
+def export_text(flow: Flow) -> str:
+    """The canonical flow file (secrets are variable names only, by construction)."""
+    return dumps_flow(flow)
+
+
+def free_flow_id(base: str, store: Store) -> str:
+    taken = {f.id for f in store.list_flows()}
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}_{n}"[:64] in taken:
+        n += 1
+    return f"{base}_{n}"[:64]

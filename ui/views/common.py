@@ -1,0 +1,74 @@
+"""Shared plumbing for the views: services, the workspace, panels, notices, canvas events."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import streamlit as st
+
+from ui import canvas
+from ui.services import Services, open_services
+from ui.workspace import Workspace
+
+PANELS = ("Properties", "Run", "Chat", "Problems", "History")
+WS_KEY = "chainloom_workspace"
+PANEL_KEY = "panel"
+NOTICE_ICON = {"success": "✅", "info": "ℹ️", "warning": "⚠️", "error": "🚫"}
+
+
+@st.cache_resource(show_spinner=False)
+def _services(home: str) -> Services:
+    return open_services(home or None)
+
+
+def services() -> Services:
+    """One Services per data dir per server process ($CHAINLOOM_HOME picks the dir)."""
+    return _services(os.environ.get("CHAINLOOM_HOME", ""))
+
+
+def workspace() -> Workspace:
+    ws = st.session_state.get(WS_KEY)
+    if ws is None:
+        ws = st.session_state[WS_KEY] = Workspace()
+    return ws
+
+
+def canvas_key(ws: Workspace) -> str:
+    return f"canvas_{ws.canvas_gen}"
+
+
+def set_panel(name: str) -> None:
+    """Switch the side panel (only from callbacks: the widget is drawn later in the run)."""
+    st.session_state[PANEL_KEY] = name
+
+
+def panel() -> str:
+    value = st.session_state.get(PANEL_KEY)
+    return value if value in PANELS else PANELS[0]
+
+
+def take_canvas_event(ws: Workspace, svc: Services) -> None:
+    """Fold in the canvas value the component sent, once per new timestamp."""
+    value = st.session_state.get(canvas_key(ws))
+    if not isinstance(value, dict) or int(value.get("timestamp") or 0) <= ws.last_event_ts:
+        return
+    event = canvas.read_event(value, ws.flow)
+    before = ws.selected
+    ws.apply_event(event, svc.registry)
+    if not event.connects and not ws.force_push:
+        ws.mark_drawn(svc.registry)   # moves and clicks are already on screen
+    if ws.selected != before and ws.selected and ws.flow.node(ws.selected) and panel() in ("Problems",):
+        set_panel("Properties")
+    if ws.pending is not None:
+        set_panel("Properties")
+
+
+def show_notices(ws: Workspace) -> None:
+    for notice in ws.current_notices():
+        box: Any = {"success": st.success, "info": st.info, "warning": st.warning}.get(notice.level, st.error)
+        box(notice.text, icon=NOTICE_ICON.get(notice.level))
+
+
+def short(text: str, n: int = 80) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"

@@ -1,0 +1,183 @@
+"""The Run and History panels: an inputs form built from the flow's input nodes, a
+run started off the script thread, its live trace, outputs and errors, and the
+list of recorded runs (open one to see its trace again, on the canvas too)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import streamlit as st
+
+from engine.errors import ChainloomError
+from engine.flow import Flow
+from ui.live import LiveRun, NodeTrace, RunSnapshot
+from ui.services import Services
+from ui.views.common import set_panel, short
+from ui.workspace import Workspace
+
+STATUS_BADGE = {"queued": "○", "running": "◐", "done": "●", "failed": "✖", "skipped": "⤼", "cached": "◆",
+                "cancelled": "⊘"}
+RUN_BADGE = {"starting": "⏳", "running": "⏳", "succeeded": "✅", "failed": "🚫", "timeout": "⏱", "cancelled": "⊘"}
+LIVE_KEY = "run_is_live"
+
+
+def flow_inputs(flow: Flow, svc: Services) -> list[tuple[str, str, Any, bool, str]]:
+    """(name, node type, default, required, description) of every input node, in flow order."""
+    out = []
+    for fnode in flow.nodes:
+        spec = svc.registry.get(fnode.type) if fnode.type in svc.registry else None
+        if spec is None or spec.role != "input":
+            continue
+        cfg = fnode.config
+        out.append((str(cfg.get("name") or fnode.id), fnode.type, cfg.get("default"),
+                    bool(cfg.get("required", True)), str(cfg.get("description") or "")))
+    return out
+
+
+def is_live(ws: Workspace) -> bool:
+    return ws.run is not None and bool(st.session_state.get(LIVE_KEY))
+
+
+def start_run(ws: Workspace, svc: Services, inputs: dict[str, Any], session_id: str | None = None) -> LiveRun:
+    flow_version = ws.version if not ws.dirty else None
+    live = LiveRun(node_ids=[n.id for n in ws.flow.nodes], inputs=inputs)
+    ws.run = live
+    st.session_state[LIVE_KEY] = True
+    return live.start(svc.runner(), ws.flow, inputs, session_id=session_id, flow_version=flow_version)
+
+
+# ---------------------------------------------------------------- run panel
+def run_panel(ws: Workspace, svc: Services) -> None:
+    issues = ws.issues(svc.registry)
+    if issues:
+        st.warning(f"Fix {len(issues)} problem(s) before running (see Problems).", icon="⚠️")
+    _inputs_form(ws, svc, disabled=bool(issues) or is_live(ws))
+    if ws.run is not None:
+        show_run(ws, ws.run.snapshot())
+
+
+def _inputs_form(ws: Workspace, svc: Services, *, disabled: bool) -> None:
+    inputs = flow_inputs(ws.flow, svc)
+    with st.form("run_form", border=True):
+        st.markdown("**Inputs**" if inputs else "This flow takes no inputs.")
+        for name, type_id, default, required, description in inputs:
+            label = name + (" *" if required and default is None else "")
+            help_text = description or None
+            key = f"run_in:{ws.flow.id}:{name}"
+            if type_id == "input.json":
+                st.text_area(label, json.dumps(default) if default is not None else "", key=key, help=help_text,
+                             height=90, placeholder="JSON value")
+            else:
+                st.text_area(label, "" if default is None else str(default), key=key, help=help_text, height=70)
+        st.form_submit_button("▶ Run flow", type="primary", disabled=disabled, on_click=_run_clicked,
+                              args=(ws, svc))
+
+
+def _run_clicked(ws: Workspace, svc: Services) -> None:
+    values: dict[str, Any] = {}
+    for name, type_id, default, required, _ in flow_inputs(ws.flow, svc):
+        raw = st.session_state.get(f"run_in:{ws.flow.id}:{name}", "")
+        if raw == "" and (default is not None or not required):
+            continue
+        if type_id == "input.json":
+            try:
+                values[name] = json.loads(raw)
+            except ValueError as err:
+                ws.note("error", f"input '{name}' is not valid JSON: {err}")
+                return
+        else:
+            values[name] = raw
+    start_run(ws, svc, values)
+    set_panel("Run")
+
+
+def show_run(ws: Workspace, snap: RunSnapshot) -> None:
+    """The run's status, outputs, failure, and a per-node trace."""
+    badge = RUN_BADGE.get(snap.status, "")
+    took = f" in {snap.duration:.2f} s" if snap.duration is not None else ""
+    tokens = snap.usage.get("total_tokens") if snap.usage else None
+    st.markdown(f"**Run `{snap.run_id[:8]}`** — {badge} {snap.status}{took}"
+                + (f" · {tokens} tokens" if tokens else ""))
+    if snap.status == "failed" or snap.error:
+        node = snap.failed_node
+        head = f"Node **{node}** failed" if node else "The run failed"
+        st.error(f"{head}: {snap.error}", icon="🚫")
+        if snap.hint:
+            st.info(f"What to do: {snap.hint}", icon="💡")
+    if snap.outputs:
+        st.markdown("**Outputs**")
+        for name, value in snap.outputs.items():
+            st.markdown(f"`{name}`")
+            if isinstance(value, str):
+                st.code(value, language=None, wrap_lines=True)
+            else:
+                st.json(value, expanded=False)
+    _trace(ws, snap)
+
+
+def _trace(ws: Workspace, snap: RunSnapshot) -> None:
+    st.markdown("**Trace**")
+    order = [n.id for n in ws.flow.nodes if n.id in snap.nodes] + [n for n in snap.nodes if ws.flow.node(n) is None]
+    for nid in order:
+        trace = snap.nodes[nid]
+        label = f"{STATUS_BADGE.get(trace.status, '')} {nid} · {trace.status}"
+        if trace.duration is not None:
+            label += f" · {trace.duration:.3f} s"
+        if trace.usage and trace.usage.get("total_tokens"):
+            label += f" · {trace.usage['total_tokens']} tok"
+        expanded = trace.status in ("running", "failed") or nid == ws.selected
+        with st.expander(label, expanded=expanded):
+            _node_detail(trace)
+
+
+def _node_detail(trace: NodeTrace) -> None:
+    if trace.error:
+        st.error(trace.error, icon="🚫")
+        if trace.hint:
+            st.info(f"What to do: {trace.hint}", icon="💡")
+    if trace.reason:
+        st.caption(trace.reason)
+    if trace.tokens:
+        st.markdown("Streamed")
+        st.code(trace.tokens[-4000:], language=None, wrap_lines=True)
+    for title, value in (("Inputs", trace.inputs), ("Outputs", trace.outputs)):
+        if value not in (None, {}):
+            st.markdown(title)
+            st.json(value, expanded=1)
+    if trace.usage:
+        st.caption("Usage: " + ", ".join(f"{k}={v}" for k, v in trace.usage.items()))
+    for step in trace.steps[-20:]:
+        st.caption(short(f"step {step.get('name')}: " + json.dumps(step, default=str), 300))
+
+
+# ---------------------------------------------------------------- history
+def history_panel(ws: Workspace, svc: Services) -> None:
+    try:
+        runs = svc.store.list_runs(ws.flow.id, limit=30)
+    except ChainloomError as err:
+        st.error(str(err))
+        return
+    if not runs:
+        st.caption(f"No recorded runs of '{ws.flow.id}' yet.")
+        return
+    st.markdown(f"**Recent runs of `{ws.flow.id}`**")
+    for run in runs:
+        took = f"{run.duration:.2f} s" if run.duration is not None else "—"
+        version = f"v{run.flow_version}" if run.flow_version else "unsaved"
+        label = (f"{RUN_BADGE.get(run.status, '')} {run.started_at:%m-%d %H:%M:%S} · {run.status} · {took} · "
+                 f"{version} · {run.id[:8]}")
+        st.button(label, key=f"hist:{run.id}", on_click=_open_run, args=(ws, svc, run.id),
+                  use_container_width=True)
+
+
+def _open_run(ws: Workspace, svc: Services, run_id: str) -> None:
+    try:
+        events = svc.store.run_events(run_id)
+    except ChainloomError as err:
+        ws.note("error", str(err))
+        return
+    ws.run = LiveRun.replay(events, run_id=run_id)
+    st.session_state[LIVE_KEY] = False
+    ws.note("info", f"showing the recorded run {run_id[:8]}; node statuses are on the canvas")
+    set_panel("Run")
