@@ -1,26 +1,30 @@
 """The model a node talks to: the LanguageModel input when one is connected, else its own config.
 
-Memory, routers, agents and chains all call a model the same way: `model_for`
-picks the model, `ask` sends a conversation with the node's sampling settings,
-streams tokens into the node's trace when asked, and records token usage on the
-node that asked. `MODEL_PORT` is the optional input every such node offers.
+Memory, routers, agents and chains call a model the same way: `model_for` picks
+the model (a ConfiguredModel from `llm.model`, or one built from the node's own
+ModelConfig), `ask` sends a conversation as a request made with the node's
+settings, streams tokens into the node's trace when asked, and records usage,
+cost and retries on the node that asked (nodes.llms.model.ask).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from engine.ports import Port, PortType
 from nodes.llms.base import ChatModel, Completion, chat_messages
 from nodes.llms.config import ModelConfig
+from nodes.llms.model import ConfiguredModel
+from nodes.llms.model import ask as ask_model
 from nodes.llms.providers import build_model, build_request
 from nodes.messages import Message
 
 if TYPE_CHECKING:
     from engine.context import RunContext
 
-MODEL_PORT = Port("model", PortType.LANGUAGE_MODEL, "A model to use instead of the one configured here.",
-                  required=False)
+MODEL_PORT = Port("model", PortType.LANGUAGE_MODEL, "A model to use instead of the one configured here "
+                  "(from llm.model).", required=False)
 
 
 def model_for(config: ModelConfig, inputs: dict[str, Any], ctx: RunContext) -> ChatModel:
@@ -32,20 +36,10 @@ def model_for(config: ModelConfig, inputs: dict[str, Any], ctx: RunContext) -> C
 
 async def ask(model: ChatModel, config: ModelConfig, messages: tuple[Message, ...] | str, ctx: RunContext,
               *, stream: bool = False, **changes: Any) -> Completion:
-    """One model call; usage lands on `ctx`'s node. `changes` override request fields (e.g. tools)."""
-    import dataclasses  # noqa: PLC0415
-
+    """One model call; `changes` set request fields (tools, tool_choice, json_mode, ...)."""
     convo = chat_messages(messages) if isinstance(messages, str) else messages
-    request = build_request(config, convo)
-    if changes:
-        request = dataclasses.replace(request, **changes)
-    completion = await model.complete(request, ctx.token if stream else _discard)
-    if completion.usage is not None:
-        ctx.usage(prompt_tokens=completion.usage.prompt_tokens,
-                  completion_tokens=completion.usage.completion_tokens,
-                  cost=getattr(completion, "cost", None), model=completion.model)
-    return completion
-
-
-def _discard(_piece: str) -> None:
-    pass
+    if isinstance(model, ConfiguredModel):
+        request = model.request(convo, **changes)
+    else:
+        request = dataclasses.replace(build_request(config, convo), **changes)
+    return await ask_model(model, request, ctx, stream=stream)
