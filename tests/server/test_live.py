@@ -171,3 +171,18 @@ def test_live_server_refuses_without_key(live: tuple[LiveServer, str]) -> None:
     r = httpx.get(server.url + "/flows")
     assert r.status_code == 401
     assert httpx.get(server.url + "/docs").status_code == 200
+
+
+def test_follow_a_run_live_from_another_process(pair: tuple[LiveServer, LiveServer, str]) -> None:
+    runner, other, key = pair
+    with _client(runner, key) as a, _client(other, key) as b:
+        _save(a, piped("slow1", ("test.slow", {"seconds": 1.0, "step": 0.05})))
+        with a.stream("POST", "/flows/slow1/run", json={"inputs": {"question": "q"}, "stream": True}) as r:
+            run_id = r.headers["x-run-id"]
+            followed = b.get(f"/runs/{run_id}/events", params={"follow": True}).text  # blocks until the end
+            direct = [json.loads(f["data"]) for f in _frames(r.iter_lines())]
+        events = [json.loads(f["data"]) for f in sse.parse(followed)]
+        assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+        assert events[-1]["kind"] == "run.finished" and events[-1]["status"] == "succeeded"
+        assert sum(e["kind"] == "node.token" for e in events) == 20
+        assert events[len(events) - len(direct):] == direct
