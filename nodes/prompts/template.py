@@ -4,12 +4,15 @@
 access, conversions, format specs and positional fields are refused when the
 config is validated (never at run time), so a template cannot reach into the
 objects it formats. Values are inserted literally in one pass: a value holding
-`{other}` stays exactly that text. `str.format` is never used.
+`{other}` stays exactly that text. `str.format` is never used. The chat and
+few-shot prompts build on the same parser (`variable_ports`, `fill`), and
+`detect_variables` lets a form show a template's variables as they are typed.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -105,6 +108,32 @@ def parse_template(text: str) -> Template:
     return Template(tuple(parts), variables)
 
 
+def detect_variables(text: str) -> tuple[list[str], str | None]:
+    """(variables in order of first use, None), or ([], why the template is refused). Never raises."""
+    try:
+        return list(parse_template(text).variables), None
+    except TemplateError as err:
+        return [], str(err)
+
+
+def variable_ports(names: Sequence[str], defaults: Mapping[str, str]) -> list[Port]:
+    """One Text input per variable; a variable with a default is optional."""
+    return [Port(name, PortType.TEXT, f"Value for {{{name}}}.", required=name not in defaults,
+                 default=defaults.get(name)) for name in names]
+
+
+def fill(template: Template, inputs: Mapping[str, Any], defaults: Mapping[str, str]) -> str:
+    """`template` with each variable's input value (or its default), as text."""
+    return template.render({name: as_text(inputs.get(name, defaults.get(name))) for name in template.variables})
+
+
+def check_defaults(defaults: Mapping[str, str], variables: Sequence[str]) -> None:
+    unknown = [k for k in defaults if k not in variables]
+    if unknown:
+        raise ValueError(f"defaults names '{unknown[0]}', which is not a variable of the template; "
+                         f"variables are: {', '.join(variables) or 'none'}")
+
+
 class PromptTemplateConfig(NodeConfig):
     template: str = Field(
         "Answer the question.\n\nQuestion: {question}",
@@ -123,18 +152,16 @@ class PromptTemplateConfig(NodeConfig):
 
     @model_validator(mode="after")
     def _defaults_name_variables(self) -> PromptTemplateConfig:
-        variables = parse_template(self.template).variables
-        unknown = [k for k in self.defaults if k not in variables]
-        if unknown:
-            raise ValueError(f"defaults names '{unknown[0]}', which is not a variable of the template; "
-                             f"variables are: {', '.join(variables) or 'none'}")
+        check_defaults(self.defaults, self.variables())
         return self
+
+    def variables(self) -> list[str]:
+        """The template's variables, in order: the node's input ports (and what a form shows)."""
+        return list(parse_template(self.template).variables)
 
 
 def _variable_ports(config: PromptTemplateConfig) -> list[Port]:
-    return [Port(name, PortType.TEXT, f"Value for {{{name}}}.", required=name not in config.defaults,
-                 default=config.defaults.get(name))
-            for name in parse_template(config.template).variables]
+    return variable_ports(config.variables(), config.defaults)
 
 
 @node("prompt.template", title="Prompt template", config=PromptTemplateConfig,
@@ -144,9 +171,7 @@ def _variable_ports(config: PromptTemplateConfig) -> list[Port]:
       outputs=[Port("prompt", PortType.TEXT, "The filled-in text.")],
       blocking=False)
 def prompt_template(config: PromptTemplateConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
-    template = parse_template(config.template)
-    values = {name: as_text(inputs.get(name, config.defaults.get(name))) for name in template.variables}
-    return {"prompt": template.render(values)}
+    return {"prompt": fill(parse_template(config.template), inputs, config.defaults)}
 
 
 SPECS = (prompt_template,)
