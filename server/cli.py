@@ -116,9 +116,9 @@ def cmd_keys_list(args: argparse.Namespace, term: Any = None) -> int:
         return EXIT_OK
     if not rows:
         print("no API keys yet; create one with `chainloom keys create NAME`")
-    for row in rows:
-        state = f"revoked {row['revoked_at'][:19]}" if row["revoked_at"] else "active"
-        print(f"{row['id']}  {row['name']:<30}  created {row['created_at'][:19]}  {state}")
+    for k in keys:
+        state = f"revoked {k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "active"
+        print(f"{k.id}  {k.name:<30}  created {k.created_at:%Y-%m-%d %H:%M}  {state}")
     return EXIT_OK
 
 

@@ -81,7 +81,11 @@ async def run_flow(request: Request, flow_id: FlowRef, body: RunRequest) -> Resp
 def stream_run(state: AppState, run: RunJob) -> StreamingResponse:
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue()
-    run.on_event = lambda event: loop.call_soon_threadsafe(queue.put_nowait, event)
+
+    def deliver(event: dict[str, Any]) -> None:  # called on the run's thread
+        loop.call_soon_threadsafe(queue.put_nowait, event)
+
+    run.on_event = deliver
 
     async def execute() -> None:
         try:

@@ -57,6 +57,21 @@ def hello() -> dict[str, Any]:
     return json.loads((ROOT / "flows" / "hello.json").read_text(encoding="utf-8"))
 
 
+def chat_flow(flow_id: str = "chat") -> dict[str, Any]:
+    """A chat flow with buffer memory: the offline model answers from the session's history."""
+    nodes = {"chat": ("input.chat", {"name": "message"}), "mem": ("memory.buffer", {}),
+             "load": ("memory.load", {}),
+             "prompt": ("prompt.template", {"template": "{history}\n\nUser: {message}\nAnswer the user."}),
+             "llm": ("llm.chat", {"provider": "offline"}), "save": ("memory.save", {}),
+             "out": ("output.chat", {"name": "reply"})}
+    edges = [("mem.memory", "load.memory"), ("chat.message", "load.message"), ("load.history", "prompt.history"),
+             ("chat.message", "prompt.message"), ("prompt.prompt", "llm.prompt"), ("mem.memory", "save.memory"),
+             ("chat.message", "save.message"), ("llm.text", "save.reply"), ("save.reply", "out.message")]
+    return {"schema_version": 1, "id": flow_id,
+            "nodes": [{"id": nid, "type": kind, "config": cfg} for nid, (kind, cfg) in nodes.items()],
+            "edges": [{"from": a, "to": b} for a, b in edges]}
+
+
 def piped(flow_id: str, middle: tuple[str, dict[str, Any]]) -> dict[str, Any]:
     """input.text -> one node of the given type and config -> output.text."""
     kind, config = middle

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from server import sse
-from tests.server.conftest import LiveServer, chain, hello, piped
+from tests.server.conftest import LiveServer, chain, chat_flow, hello, piped
 
 
 def _client(server: LiveServer, key: str) -> httpx.Client:
@@ -186,3 +186,17 @@ def test_follow_a_run_live_from_another_process(pair: tuple[LiveServer, LiveServ
         assert events[-1]["kind"] == "run.finished" and events[-1]["status"] == "succeeded"
         assert sum(e["kind"] == "node.token" for e in events) == 20
         assert events[len(events) - len(direct):] == direct
+
+
+def test_memory_of_a_session_is_shared_by_every_worker(live: tuple[LiveServer, str]) -> None:
+    server, key = live
+    with _client(server, key) as http:
+        _save(http, chat_flow("livechat"))
+        first = http.post("/flows/livechat/run", json={"inputs": {"message": "Hi, my name is Ada and I live in Lisbon."},
+                                                       "session_id": "live-ada"}).json()
+        assert first["status"] == "succeeded"
+    for _ in range(4):  # fresh connections, so the two workers both get asked
+        with _client(server, key) as http:
+            out = http.post("/flows/livechat/run", json={"inputs": {"message": "Where do I live?"},
+                                                         "session_id": "live-ada"}).json()
+            assert "I live in Lisbon." in out["outputs"]["reply"]["content"]

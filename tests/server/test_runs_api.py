@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from server import sse
 from tests.fakes.openai_server import FakeOpenAIServer
-from tests.server.conftest import chain, hello, piped, save
+from tests.server.conftest import chain, chat_flow, hello, piped, save
 
 ANSWER = "Flows are JSON files."
 
@@ -180,9 +180,17 @@ def test_run_a_past_version(client: TestClient) -> None:
     assert client.post("/flows/chain/run", json={"inputs": {"question": "q"}, "version": 7}).status_code == 404
 
 
+def test_a_session_remembers_across_calls(client: TestClient) -> None:
+    save(client, chat_flow())
+    said = run(client, "chat", inputs={"message": "Hi, my name is Ada and I live in Lisbon."}, session_id="ada")
+    assert said["status"] == "succeeded"
+    asked = run(client, "chat", inputs={"message": "Where do I live?"}, session_id="ada")
+    assert "I live in Lisbon." in asked["outputs"]["reply"]["content"]
+    stranger = run(client, "chat", inputs={"message": "Where do I live?"}, session_id="bob")
+    assert "Lisbon" not in stranger["outputs"]["reply"]["content"]
+
+
 def test_session_id_reaches_the_node_and_the_record_across_calls(client: TestClient) -> None:
-    # No memory node exists yet; this proves the session id reaches the node's context and the
-    # run store, and that the runs of one session can be listed together.
     save(client, piped("sess", ("test.session", {})))
     first = run(client, "sess", inputs={"question": "hi"}, session_id="user-7:chat")
     second = run(client, "sess", inputs={"question": "again"}, session_id="user-7:chat")
