@@ -28,6 +28,8 @@ def _families() -> list[ModuleType]:
     from nodes import memory  # noqa: PLC0415
     from nodes import chat_io  # noqa: PLC0415
     from nodes import routers  # noqa: PLC0415
+    from nodes import agents  # noqa: PLC0415
+    from nodes import parsers  # noqa: PLC0415
 
     return [
         io,
@@ -44,6 +46,8 @@ def _families() -> list[ModuleType]:
         memory,
         chat_io,
         routers,
+        agents,
+        parsers,
     ]
 
 
