@@ -43,3 +43,36 @@ def snapshot(path: Path) -> list[tuple[Any, ...]]:
         return conn.execute("SELECT * FROM customers UNION ALL SELECT id, customer_id, total FROM orders").fetchall()
     finally:
         conn.close()
+
+
+class ReplayModel:
+    """A ChatModel for node-level tests: replays replies and keeps every request it was sent.
+
+    A reply is text, or (text, [(tool name, arguments), ...]) for tool calls. `delay` makes
+    each call take that long (for time-limit tests); `tokens` is the usage reported per call.
+    """
+
+    provider = "scripted"
+
+    def __init__(self, replies: list[Any], *, tokens: int = 15, delay: float = 0.0) -> None:
+        self.replies = list(replies)
+        self.requests: list[Any] = []
+        self.tokens = tokens
+        self.delay = delay
+
+    async def complete(self, request: Any, on_token: Any) -> Any:
+        import asyncio  # noqa: PLC0415
+
+        from nodes.llms.base import Completion, Usage  # noqa: PLC0415
+        from nodes.messages import ToolCall  # noqa: PLC0415
+
+        self.requests.append(request)
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if not self.replies:
+            raise AssertionError("ReplayModel ran out of replies")
+        reply = self.replies.pop(0)
+        text, calls = (reply, []) if isinstance(reply, str) else reply
+        n = len(self.requests)
+        tool_calls = tuple(ToolCall(f"c{n}_{i}", name, args) for i, (name, args) in enumerate(calls))
+        return Completion(text=text, usage=Usage(self.tokens - 5, 5), model="replay", tool_calls=tool_calls)
