@@ -34,7 +34,7 @@ class FakeCohereServer(ReplayServer):
 
     def answer(self, http: ReplyHandler, path: str, reply: Reply, body: dict[str, Any]) -> None:
         if body.get("stream"):
-            http.send_events(stream_events(reply), named=True, done=False, piece_delay=reply.piece_delay)
+            http.send_events(stream_events(reply), named=True, done=False, reply=reply)
         else:
             http.send_json(200, chat_response(reply), reply.headers)
 

@@ -42,7 +42,7 @@ class FakeOpenAIServer(ReplayServer):
         text = path == "/v1/completions"
         if body.get("stream"):
             events = text_chunks(reply, body) if text else stream_chunks(reply, body)
-            http.send_events(events, named=False, done=True, piece_delay=reply.piece_delay)
+            http.send_events(events, named=False, done=True, reply=reply)
         else:
             http.send_json(200, text_completion(reply, body) if text else completion(reply, body), reply.headers)
 

@@ -36,6 +36,9 @@ class Reply:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)  # [{"id", "name", "arguments": {...}}]
     delay: float = 0.0  # seconds to wait before answering (to make the client time out)
     piece_delay: float = 0.0  # seconds between streamed chunks
+    gate: threading.Event | None = None  # when set: stream `hold_after` events, then wait for the gate
+    hold_after: int = 2
+    gate_opened: bool | None = None  # whether the gate opened before the server gave up waiting (10 s)
 
     def stream_pieces(self) -> list[str]:
         if self.pieces is not None:
@@ -134,18 +137,20 @@ class ReplyHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def send_events(self, events: Iterable[dict[str, Any]], *, named: bool, done: bool,
-                    piece_delay: float = 0.0) -> None:
+                    reply: Reply | None = None) -> None:
         """Server-sent events, one JSON object each (with `event: <type>` lines when `named`)."""
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
         self.end_headers()  # HTTP/1.0: the body ends when the connection closes
-        for event in events:
+        for n, event in enumerate(events, 1):
             head = f"event: {event['type']}\n".encode() if named else b""
             self.wfile.write(head + b"data: " + json.dumps(event).encode() + b"\n\n")
             self.wfile.flush()
-            if piece_delay:
-                time.sleep(piece_delay)
+            if reply is not None and reply.piece_delay:
+                time.sleep(reply.piece_delay)
+            if reply is not None and reply.gate is not None and n == reply.hold_after:
+                reply.gate_opened = reply.gate.wait(timeout=10)
         if done:
             self.wfile.write(b"data: [DONE]\n\n")
 
