@@ -16,6 +16,7 @@ from typing import Any
 
 from nodes.llms.base import ChatRequest, Completion, ProviderError, TokenSink, Usage
 from nodes.llms.errors import cause, connection_error, http_error, server_message, timeout_error
+from nodes.llms.http import async_http_client
 from nodes.llms.retry import parse_retry_after
 from nodes.messages import Message, ToolCall, decode_arguments
 
@@ -37,7 +38,7 @@ class CohereModel:
         import httpx  # noqa: PLC0415
         from cohere.core.api_error import ApiError  # noqa: PLC0415
 
-        async with httpx.AsyncClient(timeout=request.timeout_s) as http:
+        async with async_http_client(request.timeout_s) as http:
             client = cohere.AsyncClientV2(api_key=self.api_key, base_url=self.base_url, timeout=request.timeout_s,
                                           max_retries=0, httpx_client=http)
             try:

@@ -18,6 +18,7 @@ from typing import Any
 
 from nodes.llms.base import ChatRequest, Completion, ProviderError, TokenSink, Usage
 from nodes.llms.errors import cause, connection_error, http_error, server_message, timeout_error
+from nodes.llms.http import openai_http_client
 from nodes.llms.retry import parse_retry_after
 from nodes.messages import Message, ToolCall, decode_arguments
 
@@ -37,7 +38,7 @@ class OpenAICompatModel:
         import openai  # noqa: PLC0415 - the SDK is heavy; only flows that use it pay for it
 
         client = openai.AsyncOpenAI(api_key=self.api_key, base_url=self.base_url, max_retries=0,
-                                    timeout=request.timeout_s)
+                                    timeout=request.timeout_s, http_client=openai_http_client(request.timeout_s))
         try:
             async with client:
                 if request.text_mode:
