@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 APP = Path(__file__).resolve().parent / "app.py"
 DEFAULT_PORT = 8501
@@ -29,18 +30,35 @@ def command(port: int = DEFAULT_PORT, address: str = "127.0.0.1", extra: Sequenc
             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *extra]
 
 
+DESCRIPTION = "Open the visual flow builder in a browser."
+
+
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="chainloom ui", description="Open the visual flow builder in a browser.")
+    p = argparse.ArgumentParser(prog="chainloom ui", description=DESCRIPTION)
+    add_arguments(p)
+    return p
+
+
+def add_parsers(sub: Any) -> None:
+    """Register `ui` on the `chainloom` CLI's subparsers (handler(args, term) -> exit code)."""
+    p = sub.add_parser("ui", help="open the visual flow builder in a browser", description=DESCRIPTION)
+    add_arguments(p)
+    p.set_defaults(handler=lambda args, term=None: run(args))
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=int(os.environ.get("CHAINLOOM_UI_PORT", DEFAULT_PORT)),
                    help=f"port to listen on (default {DEFAULT_PORT}, or $CHAINLOOM_UI_PORT)")
     p.add_argument("--address", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1; use 0.0.0.0 to share on your network)")
     p.add_argument("--home", help="data dir for saved flows and runs (default $CHAINLOOM_HOME or ~/.chainloom)")
-    return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    return run(parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
     env = dict(os.environ)
     if args.home:
         env["CHAINLOOM_HOME"] = str(Path(args.home).expanduser())

@@ -123,7 +123,7 @@ def _load_problems(err: FlowLoadError, text: str, name: str) -> list[str]:
     out = []
     for e in cause.errors():
         loc = e["loc"]
-        where = ".".join(str(p) for p in loc)
+        where = "field '" + ".".join(str(p) for p in loc) + "'"
         if len(loc) >= 2 and loc[0] in ("nodes", "edges") and isinstance(loc[1], int):
             items = raw.get(loc[0]) if isinstance(raw, dict) else None
             entry = items[loc[1]] if isinstance(items, list) and loc[1] < len(items) else None

@@ -267,14 +267,13 @@ class Workspace:
                 return
         _, outs = canvas.safe_ports(registry.get(a.type), a.config, a.version)
         ins, _ = canvas.safe_ports(registry.get(b.type), b.config, b.version)
-        if self._makes_cycle(source, target):
-            self.note("error", f"connecting '{source}' to '{target}' would make a cycle; flows are acyclic")
-            return
         taken = {e.target_port for e in self.flow.edges if e.target_node == target}
         existing = {(e.source_port, e.target_port) for e in self.flow.edges
                     if e.source_node == source and e.target_node == target}
         result = infer(source, outs, target, ins, taken=taken, existing=existing)
-        if isinstance(result, Unique):
+        if not isinstance(result, Incompatible) and self._makes_cycle(source, target):
+            self.note("error", f"connecting '{source}' to '{target}' would make a cycle; flows are acyclic")
+        elif isinstance(result, Unique):
             self._add_edge(source, result.pair.source.name, target, result.pair.target.name)
             self.note("success", f"connected {source}.{result.pair.source.name} → {target}.{result.pair.target.name}")
         elif isinstance(result, Ambiguous):
