@@ -10,6 +10,7 @@ cost and retries on the node that asked (nodes.llms.model.ask).
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import TYPE_CHECKING, Any
 
 from engine.ports import Port, PortType
@@ -43,3 +44,9 @@ async def ask(model: ChatModel, config: ModelConfig, messages: tuple[Message, ..
     else:
         request = dataclasses.replace(build_request(config, convo), **changes)
     return await ask_model(model, request, ctx, stream=stream)
+
+
+def fill(template: str, **values: Any) -> str:
+    """Replace the `{name}` fields that `values` names, in one pass; values are inserted literally."""
+    return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0),
+                  template)

@@ -29,6 +29,7 @@ def _families() -> list[ModuleType]:
     from nodes import chat_io  # noqa: PLC0415
     from nodes import routers  # noqa: PLC0415
     from nodes import agents  # noqa: PLC0415
+    from nodes import chains  # noqa: PLC0415
     from nodes import parsers  # noqa: PLC0415
 
     return [
@@ -47,6 +48,7 @@ def _families() -> list[ModuleType]:
         chat_io,
         routers,
         agents,
+        chains,
         parsers,
     ]
 

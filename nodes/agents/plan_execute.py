@@ -25,7 +25,7 @@ from nodes.agents.common import AGENT_INPUTS, AGENT_OUTPUTS, AgentSetup, finish,
 from nodes.agents.loop import AgentConfig, Budget, Outcome, run_loop
 from nodes.agents.offline_policy import OfflinePolicy
 from nodes.agents.tool_calling import ToolCallingStrategy, opening
-from nodes.model_port import ask
+from nodes.model_port import ask, fill
 
 if TYPE_CHECKING:
     from engine.context import RunContext
@@ -69,10 +69,6 @@ def _done(results: list[tuple[str, str]]) -> str:
     return "\n".join(f"{i}. {step} -> {result}" for i, (step, result) in enumerate(results, 1)) or "(none yet)"
 
 
-def _fill(template: str, **values: Any) -> str:
-    return re.sub(r"\{(\w+)\}", lambda m: str(values.get(m.group(1), m.group(0))), template)
-
-
 class PlanAndExecute:
     """One run of the agent: the plan, the step results and the shared budget."""
 
@@ -92,9 +88,9 @@ class PlanAndExecute:
         if self.setup.offline:
             steps = offline_plan(self.setup.question, self.config.max_steps) if failed is None else []
         elif failed is None:
-            steps = parse_plan(await self._ask(_fill(PLAN_PROMPT, **self.values)), self.config.max_steps)
+            steps = parse_plan(await self._ask(fill(PLAN_PROMPT, **self.values)), self.config.max_steps)
         else:
-            prompt = _fill(REPLAN_PROMPT, **self.values, done=_done(self.results), step=failed[0], why=failed[1])
+            prompt = fill(REPLAN_PROMPT, **self.values, done=_done(self.results), step=failed[0], why=failed[1])
             steps = parse_plan(await self._ask(prompt), self.config.max_steps)
         self.trace.add("plan" if failed is None else "replan", steps=list(steps))
         return steps
@@ -108,7 +104,7 @@ class PlanAndExecute:
         if self.setup.offline:
             strategy: Any = OfflinePolicy(step, self.setup.tools)
         else:
-            task = _fill(STEP_TASK, **self.values, done=_done(self.results), step=step)
+            task = fill(STEP_TASK, **self.values, done=_done(self.results), step=step)
             strategy = ToolCallingStrategy(self.setup, self.config, self.ctx,
                                            opening(self.setup, self.config.instructions, task))
         outcome = await run_loop(strategy, self.setup.tools, budget, self.ctx)
@@ -141,7 +137,7 @@ class PlanAndExecute:
         if self.setup.offline:
             text = " ".join(r for _, r in self.results if not r.startswith("FAILED"))
             return text or "The offline policy found nothing to answer with."
-        return await self._ask(_fill(ANSWER_PROMPT, **self.values, done=_done(self.results)))
+        return await self._ask(fill(ANSWER_PROMPT, **self.values, done=_done(self.results)))
 
     def stop(self, reason: str) -> tuple[str, str]:
         self.trace.add("stopped", reason=reason, iterations=self.budget.iterations, tokens=self.budget.tokens)

@@ -22,7 +22,7 @@ from nodes.agents.common import AGENT_INPUTS, AGENT_OUTPUTS, AgentSetup, finish,
 from nodes.agents.loop import AgentConfig, Budget, Decision, run_loop
 from nodes.agents.offline_policy import OfflinePolicy
 from nodes.messages import ToolCall
-from nodes.model_port import ask
+from nodes.model_port import ask, fill
 from nodes.tools.base import Observation, Tool
 
 if TYPE_CHECKING:
@@ -136,8 +136,7 @@ class ReactStrategy:
                   "tools": describe_tools(tools), "names": ", ".join(tools),
                   "memory": memory_text(self.setup.recall), "task": self.setup.question,
                   "scratchpad": "".join(self.scratchpad)}
-        return re.sub(r"\{(instructions|tools|names|memory|task|scratchpad)\}", lambda m: values[m.group(1)],
-                      REACT_PROMPT)
+        return fill(REACT_PROMPT, **values)
 
     async def decide(self, budget: Budget) -> Decision:
         stop = tuple(dict.fromkeys([*self.config.stop, "\nObservation:"]))[:4]

@@ -19,7 +19,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 from pydantic import Field, field_validator
 
-from engine.node import NodeSpec, SecretRef, node
+from engine.node import NodeConfig, NodeSpec, SecretRef, node
 from engine.ports import Port, PortType
 from nodes.safe_http import FetchPolicy, FetchResult, fetch
 from nodes.tools.base import TOOL_NAME, Tool, ToolConfig, ToolError, object_schema
@@ -32,8 +32,9 @@ SAFE_METHODS = ("GET", "HEAD")
 HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}$|^\[?[0-9A-Fa-f:.]+\]?$")
 
 
-class HttpToolConfig(ToolConfig):
-    name: str = Field("http_request", pattern=TOOL_NAME, description="The tool's name, as the model sees it.")
+class HttpSettings(NodeConfig):
+    """Where and how a node may send HTTP requests (the HTTP tool and the API chain share these)."""
+
     allowed_hosts: list[str] = Field(default_factory=list, max_length=100,
                                      description="Hosts the tool may call (e.g. api.example.com). Empty = "
                                      "every request is refused.")
@@ -69,10 +70,14 @@ class HttpToolConfig(ToolConfig):
         return ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] if self.allow_side_effects else list(SAFE_METHODS)
 
 
+class HttpToolConfig(HttpSettings, ToolConfig):
+    name: str = Field("http_request", pattern=TOOL_NAME, description="The tool's name, as the model sees it.")
+
+
 class HttpClient:
     """The allowlisted, capped requests one HTTP tool (or API chain) may make."""
 
-    def __init__(self, config: HttpToolConfig, ctx: RunContext) -> None:
+    def __init__(self, config: HttpSettings, ctx: RunContext) -> None:
         self.config = config
         self.policy = FetchPolicy(max_bytes=config.max_bytes, timeout=config.timeout,
                                   allowed_hosts=tuple(config.allowed_hosts))
