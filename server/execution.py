@@ -10,13 +10,14 @@ to `on_event` as the engine's dicts, from the run's thread.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.events import Event
+from engine.events import Event, Handler
 from engine.runner import Runner
 from engine.scheduler import RunResult
 from engine.validate import Plan
@@ -57,9 +58,23 @@ class RunJob:
         if loop is not None and task is not None:
             loop.call_soon_threadsafe(task.cancel)
 
+    def _handlers(self) -> tuple[Runner, list[Handler]]:
+        """A runner without a store, and the store's recorder placed first among the handlers,
+        so an event reaches `on_event` only after the store has written it (a client that
+        sees run.started can read the run from any worker)."""
+        runner = copy.copy(self.runner)
+        runner.store = None
+        handlers: list[Handler] = []
+        if self.runner.store is not None:
+            handlers.append(self.runner.store.recorder(self.run_id, self.plan.flow, self.inputs,
+                                                       self.flow_version))
+        if self.on_event is not None:
+            handlers.append(self._forward)
+        return runner, handlers
+
     async def _main(self) -> RunResult | None:
-        handlers = [self._forward] if self.on_event is not None else []
-        task = asyncio.create_task(self.runner.arun(
+        runner, handlers = self._handlers()
+        task = asyncio.create_task(runner.arun(
             self.plan, self.inputs, handlers=handlers, run_id=self.run_id,
             session_id=self.session_id, timeout=self.timeout, flow_version=self.flow_version))
         with self._lock:

@@ -64,7 +64,7 @@ async def run_flow(request: Request, flow_id: FlowRef, body: RunRequest) -> Resp
     state = app_state(request)
     if wants_stream(request, body):
         prepared = await anyio.to_thread.run_sync(prepare, state, flow_id, body)
-        return stream_run(state, job(state, prepared, body))
+        return await stream_run(state, job(state, prepared, body))
 
     def blocking() -> dict[str, Any]:
         prepared = prepare(state, flow_id, body)
@@ -78,7 +78,8 @@ async def run_flow(request: Request, flow_id: FlowRef, body: RunRequest) -> Resp
     return Response(sse.dumps(out), media_type="application/json")
 
 
-def stream_run(state: AppState, run: RunJob) -> StreamingResponse:
+async def stream_run(state: AppState, run: RunJob) -> StreamingResponse:
+    """Start the run; answer once it is recorded (so its id can be read anywhere), then stream."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue()
 
@@ -96,13 +97,18 @@ def stream_run(state: AppState, run: RunJob) -> StreamingResponse:
     task = asyncio.create_task(execute())
     state.background.add(task)
     task.add_done_callback(state.background.discard)
-    return StreamingResponse(frames(queue, run), media_type=sse.MEDIA_TYPE,
+    first = await queue.get()
+    if first is _END:
+        await task  # re-raises what stopped the run from starting (a 500 without details)
+        raise ApiError(500, "internal", "the run did not start; details are in the server log")
+    return StreamingResponse(frames(first, queue, run), media_type=sse.MEDIA_TYPE,
                              headers={**sse.HEADERS, "X-Run-Id": run.run_id})
 
 
-async def frames(queue: asyncio.Queue[Any], run: RunJob) -> AsyncIterator[bytes]:
+async def frames(first: dict[str, Any], queue: asyncio.Queue[Any], run: RunJob) -> AsyncIterator[bytes]:
     finished = False
     try:
+        yield sse.frame(first)
         while not finished:
             try:
                 item = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
