@@ -18,7 +18,7 @@ from engine.errors import PermanentError
 from engine.node import NodeConfig, node
 from engine.ports import Port, PortType
 from nodes.messages import Message, as_messages, parse_role
-from nodes.prompts.template import check_defaults, fill, parse_template, variable_ports
+from nodes.prompts.template import TemplatedConfig, defaults_field, fill, parse_template, variable_ports
 
 if TYPE_CHECKING:
     from engine.context import RunContext
@@ -53,11 +53,10 @@ def _default_messages() -> list[ChatMessageTemplate]:
             ChatMessageTemplate(role="human", content="{question}")]
 
 
-class ChatPromptConfig(NodeConfig):
+class ChatPromptConfig(TemplatedConfig):
     messages: list[ChatMessageTemplate] = Field(default_factory=_default_messages, min_length=1, max_length=200,
                                                 description="The conversation, in order.")
-    defaults: dict[str, str] = Field(default_factory=dict, description="Values for variables left "
-                                     "unconnected; a variable listed here is optional.")
+    defaults: dict[str, str] = defaults_field()
 
     @field_validator("messages")
     @classmethod
@@ -69,11 +68,6 @@ class ChatPromptConfig(NodeConfig):
             raise ValueError(f"'{clash}' is used twice (as a placeholder and a variable, or by two "
                              "placeholders); give each its own name")
         return value
-
-    @model_validator(mode="after")
-    def _defaults_name_variables(self) -> ChatPromptConfig:
-        check_defaults(self.defaults, self.variables())
-        return self
 
     def variables(self) -> list[str]:
         """Text variables of every message, in order of first use (the Text input ports)."""

@@ -20,11 +20,11 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from engine.errors import PermanentError
-from engine.node import NodeConfig, node
+from engine.node import node
 from engine.ports import Port, PortType
 from nodes.embeddings import usage_hook
 from nodes.prompts import selectors
-from nodes.prompts.template import check_defaults, fill, parse_template, variable_ports
+from nodes.prompts.template import TemplatedConfig, defaults_field, fill, parse_template, variable_ports
 from nodes.values import as_text
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ Example = dict[str, str]
 MAX_EXAMPLES = 2000
 
 
-class FewShotConfig(NodeConfig):
+class FewShotConfig(TemplatedConfig):
     prefix: str = Field("Classify each message.", max_length=20_000, json_schema_extra={"widget": "prompt"},
                         description="Text before the examples, with {variables}.")
     example_template: str = Field("Message: {input}\nLabel: {output}", max_length=20_000,
@@ -57,14 +57,12 @@ class FewShotConfig(NodeConfig):
                                        "that make up the question; empty = all variables of the suffix.")
     example_keys: list[str] = Field(default_factory=list, description="similarity/mmr: the example fields "
                                     "compared with the question; empty = all of them.")
-    defaults: dict[str, str] = Field(default_factory=dict, description="Values for variables left "
-                                     "unconnected; a variable listed here is optional.")
+    defaults: dict[str, str] = defaults_field()
 
     @model_validator(mode="after")
     def _consistent(self) -> FewShotConfig:
         for field in ("prefix", "example_template", "suffix"):
             parse_template(getattr(self, field))
-        check_defaults(self.defaults, self.variables())
         unknown = [v for v in self.query_variables if v not in self.variables()]
         if unknown:
             raise ValueError(f"query_variables names '{unknown[0]}', which is not a variable of prefix or "

@@ -33,7 +33,8 @@ def by_length(examples: Sequence[str], budget: int, used: int) -> list[int]:
 
 def cosine(query: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query) or 1.0)
-    return (matrix @ query) / np.where(norms > 0, norms, 1.0)
+    scores: np.ndarray = (matrix @ query) / np.where(norms > 0, norms, 1.0)
+    return scores
 
 
 def by_similarity(query: np.ndarray, vectors: np.ndarray, k: int) -> list[int]:

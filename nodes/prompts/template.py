@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from pydantic import Field, field_validator, model_validator
 
@@ -134,15 +134,31 @@ def check_defaults(defaults: Mapping[str, str], variables: Sequence[str]) -> Non
                          f"variables are: {', '.join(variables) or 'none'}")
 
 
-class PromptTemplateConfig(NodeConfig):
+def defaults_field() -> Any:
+    return Field(default_factory=dict, description="Values for variables left unconnected; a variable listed "
+                                                   "here is optional.")
+
+
+class TemplatedConfig(NodeConfig):
+    """Base of the prompt configs: each has `defaults` and `variables()`, and defaults name variables."""
+
+    @model_validator(mode="after")
+    def _defaults_name_variables(self) -> Self:
+        check_defaults(getattr(self, "defaults", {}), self.variables())
+        return self
+
+    def variables(self) -> list[str]:
+        """The Text variables, in order of first use: the node's input ports (and what a form shows)."""
+        raise NotImplementedError
+
+
+class PromptTemplateConfig(TemplatedConfig):
     template: str = Field(
         "Answer the question.\n\nQuestion: {question}",
         description="Text with {variables}; each variable becomes an input port. "
                     "Write {{ and }} for literal braces.",
         max_length=MAX_TEMPLATE_CHARS, json_schema_extra={"widget": "prompt"})
-    defaults: dict[str, str] = Field(
-        default_factory=dict,
-        description="Values for variables left unconnected; a variable listed here is optional.")
+    defaults: dict[str, str] = defaults_field()
 
     @field_validator("template")
     @classmethod
@@ -150,13 +166,7 @@ class PromptTemplateConfig(NodeConfig):
         parse_template(value)  # TemplateError is a ValueError: pydantic reports it on this field
         return value
 
-    @model_validator(mode="after")
-    def _defaults_name_variables(self) -> PromptTemplateConfig:
-        check_defaults(self.defaults, self.variables())
-        return self
-
     def variables(self) -> list[str]:
-        """The template's variables, in order: the node's input ports (and what a form shows)."""
         return list(parse_template(self.template).variables)
 
 
