@@ -60,7 +60,7 @@ def wait_before_retry(err: ProviderError, attempt: int, policy: RetryPolicy) -> 
                 f"more than max_retry_wait_s ({policy.max_wait_s:g}s)",
                 hint="try again later, or raise max_retry_wait_s") from err
         return max(0.0, err.retry_after)
-    backoff = min(MAX_BACKOFF_S, BACKOFF_S * 2 ** attempt, policy.max_wait_s)
+    backoff = min(MAX_BACKOFF_S, BACKOFF_S * float(2 ** attempt), policy.max_wait_s)
     return backoff * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not cryptography
 
 
