@@ -60,7 +60,8 @@ class StructuredParserConfig(ParserConfig):
             raise ValueError("give either json_schema or fields (exactly one of them)")
         return self
 
-    def value_schema(self) -> dict[str, Any]:
+    def schema(self) -> dict[str, Any]:  # type: ignore[override]  # pydantic's v1 `schema` is deprecated
+        """The JSON schema values must match (as given, or built from the fields)."""
         return self.json_schema if self.json_schema is not None else schema_from_fields(self.fields)
 
 
@@ -77,11 +78,11 @@ def _check_against(schema: dict[str, Any]) -> Any:
 
 
 @node("parser.structured", title="Structured output parser", config=StructuredParserConfig, inputs=INPUTS,
-      outputs=output_ports(lambda c: instructions_for(c.value_schema())),
+      outputs=output_ports(lambda c: instructions_for(c.schema())),
       description="Reads a JSON object from the model's output and checks it against a JSON schema or a "
                   "list of fields, listing every problem.")
 async def structured_parser(config: StructuredParserConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
-    schema = config.value_schema()
+    schema = config.schema()
     return await parse_or_repair(config, inputs, ctx, _check_against(schema),
                                  _instructions(config, instructions_for(schema)))
 
