@@ -43,7 +43,8 @@ async def json_parser(config: JSONParserConfig, inputs: dict[str, Any], ctx: Run
 # ---------------------------------------------------------------- structured
 class StructuredParserConfig(ParserConfig):
     json_schema: dict[str, Any] | None = Field(None, description="The JSON schema the value must match.")
-    fields: list[FieldSpec] = Field(default_factory=list, max_length=200,
+    fields: list[FieldSpec] = Field(default_factory=lambda: [FieldSpec(name="answer", description="The answer.")],
+                                    max_length=200,
                                     description="Or: the fields of the object (name, type, description, "
                                                 "required, choices), like a pydantic model.")
 
@@ -56,7 +57,8 @@ class StructuredParserConfig(ParserConfig):
 
     @model_validator(mode="after")
     def _one_source(self) -> StructuredParserConfig:
-        if (self.json_schema is None) == (not self.fields):
+        both = self.json_schema is not None and "fields" in self.model_fields_set and self.fields
+        if both or (self.json_schema is None and not self.fields):
             raise ValueError("give either json_schema or fields (exactly one of them)")
         return self
 

@@ -161,7 +161,7 @@ def test_custom_format_instructions_replace_the_written_ones() -> None:
 
 
 @pytest.mark.parametrize(("config", "message"), [
-    ({}, "Value error, give either json_schema or fields (exactly one of them)"),
+    ({"fields": []}, "Value error, give either json_schema or fields (exactly one of them)"),
     ({"json_schema": {"type": "object"}, "fields": PERSON_FIELDS},
      "Value error, give either json_schema or fields (exactly one of them)"),
     ({"json_schema": {"type": "objekt"}},
@@ -180,6 +180,11 @@ def test_a_regex_without_named_groups_is_refused() -> None:
         RegexParserConfig(pattern=r"\w+")
     assert caught.value.errors()[0]["msg"] == (
         "Value error, pattern '\\\\w+' has no named group; name what to keep, e.g. (?P<label>\\w+)")
+
+
+def test_the_default_structured_config_is_valid_and_a_schema_replaces_its_fields() -> None:
+    assert StructuredParserConfig().schema()["required"] == ["answer"]
+    assert StructuredParserConfig(json_schema={"type": "array"}).schema() == {"type": "array"}
 
 
 def test_format_instructions_are_a_static_output() -> None:
