@@ -25,7 +25,9 @@ EXPECTED: dict[str, dict[str, Any]] = {
     "hello": {"answer": "chainloom is a visual, no-code builder for LLM chains and agents."},
     "router": {"reply": "Refunds go back to the original payment method within 5 business days."},
 }
-SKIPPED = {"router": {"help_prompt", "help_llm", "acknowledge"}}
+SKIPPED = {"router": {"help_prompt", "help_llm", "acknowledge"},
+           "router-specialists": {"general", "billing_prompt", "billing_llm", "brewing_prompt", "brewing_llm"},
+           "reviewed-answer": {"decline", "greet"}}
 PREREQUISITES = {"rag-ask": ["rag-ingest"]}
 
 

@@ -2,9 +2,9 @@
 
 The offline extractive model cannot follow an agent protocol, so offline agents
 follow three rules instead, and their trace says so: (1) if the task holds an
-arithmetic expression and a tool takes an `expression`, calculate it; (2) if a
-tool takes a `query` (a retriever or search tool), search with the task; (3)
-then answer: the calculated values, and the sentences of the observations that
+arithmetic expression and there is a calculator tool, calculate it; (2) if there
+is a search tool (a retriever) and the task asks more than the arithmetic,
+search with the task; (3) then answer: the calculated values, and the sentences of the observations that
 best answer the task (the offline model's extractive scoring). It shows the
 agent machinery end to end without a key; it is not reasoning. Real providers
 (or the scripted model in tests) replace it by changing the provider.
@@ -29,8 +29,16 @@ def expressions(text: str) -> list[str]:
     return [m.group(0).replace(",", "").strip() for m in ARITHMETIC.finditer(text)]
 
 
-def _taking(tools: dict[str, Tool], argument: str) -> Tool | None:
-    return next((t for t in tools.values() if argument in (t.parameters.get("properties") or {})), None)
+def _of_kind(tools: dict[str, Tool], kind: str) -> Tool | None:
+    return next((t for t in tools.values() if t.kind == kind), None)
+
+
+def asks_more(task: str, found: list[str]) -> bool:
+    """True when the task has words beyond its arithmetic (three or more, not counting the sums)."""
+    rest = task
+    for expression in found:
+        rest = rest.replace(expression, " ")
+    return len(re.findall(r"[^\W\d_]+", rest)) >= 3
 
 
 @dataclass
@@ -57,10 +65,11 @@ class OfflinePolicy:
 
     def _wanted(self) -> list[ToolCall]:
         wanted = []
-        calculator, search = _taking(self.tools, "expression"), _taking(self.tools, "query")
+        calculator, search = _of_kind(self.tools, "calculator"), _of_kind(self.tools, "search")
+        found = expressions(self.task)
         if calculator is not None:
-            wanted += [ToolCall("", calculator.name, {"expression": e}) for e in expressions(self.task)]
-        if search is not None:
+            wanted += [ToolCall("", calculator.name, {"expression": e}) for e in found]
+        if search is not None and (calculator is None or asks_more(self.task, found)):
             wanted.append(ToolCall("", search.name, {"query": self.task}))
         return wanted
 

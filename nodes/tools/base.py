@@ -53,6 +53,7 @@ class Tool:
     run: ToolRun = field(repr=False)
     side_effects: bool = False
     max_chars: int = MAX_OBSERVATION_CHARS
+    kind: str = ""  # what sort of tool it is (calculator, search, sql, ...), for policies that pick tools
 
     def __post_init__(self) -> None:
         if not re.match(TOOL_NAME, self.name):

@@ -145,7 +145,7 @@ def calculator_tool(config: CalculatorConfig) -> Tool:
 
     schema = object_schema({"expression": {"type": "string", "description": "e.g. (3 + 4) * 2 ** 10"}},
                            ["expression"])
-    return Tool(config.name, config.describe(CALCULATOR_DESCRIPTION), schema, run)
+    return Tool(config.name, config.describe(CALCULATOR_DESCRIPTION), schema, run, kind="calculator")
 
 
 @node("tool.calculator", title="Calculator tool", config=CalculatorConfig, blocking=False,

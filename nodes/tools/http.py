@@ -143,7 +143,7 @@ def http_tool(config: HttpToolConfig, ctx: RunContext) -> Tool:
         props["body"] = {"description": "JSON body (POST, PUT, PATCH)."}
     description = config.describe(HTTP_DESCRIPTION) + f" Allowed hosts: {hosts}."
     return Tool(config.name, description, object_schema(props, ["url"]), run,
-                side_effects=config.allow_side_effects, max_chars=config.max_chars)
+                side_effects=config.allow_side_effects, max_chars=config.max_chars, kind="http")
 
 
 @node("tool.http", title="HTTP request tool", config=HttpToolConfig, cacheable=False,

@@ -38,7 +38,8 @@ def retriever_tool(retriever: Retriever, config: RetrieverToolConfig) -> Tool:
         return format_documents(docs) or "No passages matched the query."
 
     schema = object_schema({"query": {"type": "string", "description": "What to look for."}}, ["query"])
-    return Tool(config.name, config.describe(RETRIEVER_DESCRIPTION), schema, run, max_chars=config.max_chars)
+    return Tool(config.name, config.describe(RETRIEVER_DESCRIPTION), schema, run, max_chars=config.max_chars,
+                kind="search")
 
 
 @node("tool.retriever", title="Retriever tool", config=RetrieverToolConfig, blocking=False, cacheable=False,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, model_validator
-from sqlalchemy import event, inspect, text
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -79,12 +79,20 @@ def check_read_only(sql: str) -> str:
 class ReadOnlyDatabase:
     """A database opened read-only, with a row cap and a time cap per statement."""
 
-    def __init__(self, url: str, *, max_rows: int = 100, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, *, max_rows: int = 100, timeout: float = 10.0, engine: Engine | None = None) -> None:
         self.max_rows = max_rows
         self.timeout = timeout
         self._deadline = float("inf")
-        self.engine: Engine = _engine(url, timeout)
+        self.engine: Engine = engine or _engine(url, timeout)
         self._guard_time(self.engine)
+
+    @classmethod
+    def built(cls, path: Path, *, max_rows: int, timeout: float) -> ReadOnlyDatabase:
+        """A database chainloom built itself in its data dir (outside the files root), read-only."""
+        uri = f"file:{path.as_posix()}?mode=ro"
+        engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True, timeout=timeout,
+                                                                            check_same_thread=False))
+        return cls("", max_rows=max_rows, timeout=timeout, engine=engine)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -217,9 +225,8 @@ class DatabaseConfig(NodeConfig):
 def open_database(config: DatabaseConfig, ctx: RunContext) -> ReadOnlyDatabase:
     if config.script:
         path = build_from_script(resolve_path(config.script, field="script"), data_dir(ctx) / "sqldb")
-        url = f"sqlite:///{path}"
-    else:
-        url = ctx.secret(config.url_env, field="url_env") if config.url_env else config.url
+        return ReadOnlyDatabase.built(path, max_rows=config.max_rows, timeout=config.timeout)
+    url = ctx.secret(config.url_env, field="url_env") if config.url_env else config.url
     return ReadOnlyDatabase(url, max_rows=config.max_rows, timeout=config.timeout)
 
 
@@ -234,13 +241,14 @@ def sql_tools(db: ReadOnlyDatabase, prefix: str = "sql") -> list[Tool]:
         return (await asyncio.to_thread(db.query, args["query"])).as_table()
 
     return [
-        Tool(f"{prefix}_list_tables", "Lists the tables of the database. Call it first.", object_schema({}), list_tables),
+        Tool(f"{prefix}_list_tables", "Lists the tables of the database. Call it first.", object_schema({}), list_tables,
+             kind="sql"),
         Tool(f"{prefix}_schema", "Shows a table's columns, keys and a few example rows.",
-             object_schema({"table": {"type": "string"}}, ["table"]), schema),
+             object_schema({"table": {"type": "string"}}, ["table"]), schema, kind="sql"),
         Tool(f"{prefix}_query", f"Runs one read-only SELECT and returns up to {db.max_rows} rows. Check "
              "table and column names with the schema tool first.",
              object_schema({"query": {"type": "string", "description": "One SQL SELECT statement."}}, ["query"]),
-             query),
+             query, kind="sql"),
     ]
 
 
