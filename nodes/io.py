@@ -16,6 +16,7 @@ from pydantic import Field, field_validator
 from engine.errors import FlowInputError
 from engine.node import FlowInputConfig, FlowOutputConfig, node
 from engine.ports import Port, PortType
+from nodes.messages import as_messages
 from nodes.values import as_text
 
 if TYPE_CHECKING:
@@ -96,6 +97,21 @@ def json_input(config: JSONInputConfig, inputs: dict[str, Any], ctx: RunContext)
         raise FlowInputError(str(err), hint=f"""pass JSON, e.g. --input {config.name}='{{"key": 1}}'""") from err
 
 
+@node("input.messages", title="Messages input", config=JSONInputConfig,
+      description="A conversation given by whoever runs the flow: a JSON list of "
+                  '{"role": ..., "content": ...} objects (roles system, user/human, assistant/ai, tool).',
+      outputs=[Port("messages", PortType.MESSAGES, "The caller's conversation, or the default.")],
+      role="input", blocking=False, cacheable=False)
+def messages_input(config: JSONInputConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    label = f"flow input '{config.name}'"
+    try:
+        value = _given(config, ctx)
+        return {"messages": list(as_messages(read_json(value, label) if value is not None else []))}
+    except ValueError as err:
+        raise FlowInputError(f"{label} is not a conversation: {err}", hint=(
+            f"""pass a JSON list, e.g. --input {config.name}='[{{"role": "user", "content": "hi"}}]'""")) from err
+
+
 @node("output.text", title="Text output", config=TextOutputConfig,
       description="Returns the text that reaches it under its name.",
       inputs=[Port("value", PortType.TEXT, "The text to return.")],
@@ -126,4 +142,4 @@ def json_output(config: JSONOutputConfig, inputs: dict[str, Any], ctx: RunContex
         raise TypeError(str(err)) from err
 
 
-SPECS = (text_input, json_input, text_output, json_output)
+SPECS = (text_input, json_input, messages_input, text_output, json_output)

@@ -24,6 +24,7 @@ from engine.ports import Port, PortType
 from nodes.documents import Document, as_documents, format_documents, sources_of
 from nodes.llms.base import ChatModel, chat_messages
 from nodes.llms.config import ModelConfig
+from nodes.llms.model import record_usage
 from nodes.llms.providers import build_model, build_request
 from nodes.values import as_text
 from nodes.vectorstores import ChromaStore, SearchType
@@ -133,9 +134,7 @@ class _Asker:
         request = build_request(self.config, chat_messages(prompt))
         async with self.gate:
             done = await self.model.complete(request, self.ctx.token if stream else (lambda _t: None))
-        if done.usage is not None:
-            self.ctx.usage(prompt_tokens=done.usage.prompt_tokens,
-                           completion_tokens=done.usage.completion_tokens, model=done.model)
+        record_usage(self.ctx, done)
         return done.text.strip()
 
 

@@ -80,3 +80,26 @@ def test_output_json_turns_objects_into_json() -> None:
     with pytest.raises(TypeError) as caught:
         json_output.run(JSONOutputConfig(name="o"), {"value": {1, 2}}, None)
     assert str(caught.value).startswith("the value for output 'o' is a set, which is not a JSON value")
+
+
+def messages_flow() -> object:
+    return make_flow({"h": ("input.messages", {"name": "history", "default": [{"role": "user", "content": "hi"}]}),
+                      "llm": ("llm.chat", {"provider": "scripted", "responses": ["hello"]}),
+                      "out": ("output.json", {"name": "conversation"})},
+                     [("h.messages", "llm.messages"), ("llm.messages", "out.value")])
+
+
+def test_messages_input_reads_a_json_conversation_into_messages() -> None:
+    result = run(messages_flow(), {"history": '[{"role": "ai", "content": "yo"}, {"role": "human", "content": "hey"}]'})
+    assert result.status == "succeeded", result.error
+    roles = [m["role"] for m in result.outputs["conversation"]]
+    assert roles == ["assistant", "user", "assistant"]
+    assert result.outputs["conversation"][-1]["content"] == "hello"
+
+
+def test_messages_input_refuses_what_is_not_a_conversation() -> None:
+    result = run(messages_flow(), {"history": '{"nope": 1}'})
+    assert str(result.error) == (
+        "node 'h' (input.messages) failed: flow input 'history' is not a conversation: a message needs a "
+        "'role' and a 'content'; got keys ['nope'] "
+        """(pass a JSON list, e.g. --input history='[{"role": "user", "content": "hi"}]')""")
