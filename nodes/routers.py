@@ -119,7 +119,7 @@ class EmbeddingRouterConfig(BranchesConfig):
 
 def cosine(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(vector) or 1.0)
-    return np.divide(matrix @ vector, norms, out=np.zeros(len(matrix)), where=norms > 0)
+    return np.asarray(np.divide(matrix @ vector, norms, out=np.zeros(len(matrix)), where=norms > 0))
 
 
 @node("router.embedding", title="Embedding router", config=EmbeddingRouterConfig, router=True, cacheable=False,

@@ -20,7 +20,8 @@ from __future__ import annotations
 import asyncio
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import networkx as nx
 
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 Extractor = Literal["rules", "model"]
 MAX_FACTS_PER_ENTITY = 10
 MAX_TRIPLES = 2000
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,11 +213,21 @@ class _ExtractingMemory(Memory):
     model: ChatModel | None = None
     config: ModelConfig = field(default_factory=ModelConfig)
 
-    async def _ask(self, prompt: str, turn: Turn, ctx: RunContext) -> str | None:
-        if self.extractor != "model" or self.model is None:
-            return None
-        text = f"User: {turn.user}\nAssistant: {turn.assistant}"
-        return (await ask(self.model, self.config, prompt.format(turn=text), ctx)).text
+    async def _extract(self, prompt: str, parse: Callable[[str], T | None], rules: Callable[[str], T],
+                       turn: Turn, ctx: RunContext) -> T:
+        """What the model extracts from the turn (when the extractor is `model`), else what the rules find."""
+        if self.extractor == "model" and self.model is not None:
+            text = f"User: {turn.user}\nAssistant: {turn.assistant}"
+            found = parse((await ask(self.model, self.config, prompt.format(turn=text), ctx)).text)
+            if found is not None:
+                return found
+        return rules(turn.user)
+
+    async def _state(self, session: str) -> dict[str, Any]:
+        return await asyncio.to_thread(self.store.state, self.key, session, self.kind)
+
+    async def _set_state(self, session: str, value: dict[str, Any]) -> None:
+        await asyncio.to_thread(self.store.set_state, self.key, session, self.kind, value)
 
 
 def mentioned(names: list[str], query: str) -> list[str]:
@@ -229,25 +241,20 @@ class EntityMemory(_ExtractingMemory):
     kind: ClassVar[str] = "entity"
 
     async def context(self, session: str, query: str, ctx: RunContext) -> str:
-        state = await asyncio.to_thread(self.store.state, self.key, session, self.kind)
+        state = await self._state(session)
         entities: dict[str, list[str]] = state.get("entities", {})
         names = mentioned(list(entities), query) or list(state.get("recent", []))
         lines = [f"- {name}: {' '.join(entities[name])}" for name in names if name in entities]
         return "What is known about the entities mentioned:\n" + "\n".join(lines) if lines else ""
 
     async def remember(self, session: str, turn: Turn, ctx: RunContext) -> None:
-        answer = await self._ask(extract.ENTITY_PROMPT, turn, ctx)
-        found = extract.parse_entities(answer) if answer is not None else None
-        if found is None:
-            found = extract.rule_entities(turn.user)
-        state = await asyncio.to_thread(self.store.state, self.key, session, self.kind)
-        entities: dict[str, list[str]] = state.get("entities", {})
+        found = await self._extract(extract.ENTITY_PROMPT, extract.parse_entities, extract.rule_entities, turn, ctx)
+        entities: dict[str, list[str]] = (await self._state(session)).get("entities", {})
         for name, facts in found.items():
             known = entities.setdefault(name, [])
             known.extend(f for f in facts if f not in known)
             del known[:-MAX_FACTS_PER_ENTITY]
-        await asyncio.to_thread(self.store.set_state, self.key, session, self.kind,
-                                {"entities": entities, "recent": list(found)})
+        await self._set_state(session, {"entities": entities, "recent": list(found)})
         ctx.step("entities", found=found)
 
 
@@ -255,10 +262,9 @@ class EntityMemory(_ExtractingMemory):
 class KnowledgeGraphMemory(_ExtractingMemory):
     kind: ClassVar[str] = "knowledge_graph"
 
-    async def graph(self, session: str) -> nx.MultiDiGraph:
-        state = await asyncio.to_thread(self.store.state, self.key, session, self.kind)
-        g = nx.MultiDiGraph()
-        for subject, relation, obj in state.get("triples", []):
+    async def graph(self, session: str) -> nx.MultiDiGraph[str]:
+        g: nx.MultiDiGraph[str] = nx.MultiDiGraph()
+        for subject, relation, obj in (await self._state(session)).get("triples", []):
             g.add_edge(subject, obj, relation=relation)
         return g
 
@@ -276,15 +282,10 @@ class KnowledgeGraphMemory(_ExtractingMemory):
         return "Known facts:\n" + "\n".join(f"- {f}" for f in facts) if facts else ""
 
     async def remember(self, session: str, turn: Turn, ctx: RunContext) -> None:
-        answer = await self._ask(extract.TRIPLE_PROMPT, turn, ctx)
-        found = extract.parse_triples(answer) if answer is not None else None
-        if found is None:
-            found = extract.rule_triples(turn.user)
-        state = await asyncio.to_thread(self.store.state, self.key, session, self.kind)
-        triples = [tuple(t) for t in state.get("triples", [])]
+        found = await self._extract(extract.TRIPLE_PROMPT, extract.parse_triples, extract.rule_triples, turn, ctx)
+        triples = [tuple(t) for t in (await self._state(session)).get("triples", [])]
         triples += [t for t in found if t not in triples]
-        await asyncio.to_thread(self.store.set_state, self.key, session, self.kind,
-                                {"triples": [list(t) for t in triples[-MAX_TRIPLES:]]})
+        await self._set_state(session, {"triples": [list(t) for t in triples[-MAX_TRIPLES:]]})
         ctx.step("triples", found=[" | ".join(t) for t in found])
 
 

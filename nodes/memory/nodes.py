@@ -10,12 +10,13 @@ else the run's session id (CLI --session, API session_id, the UI's chat), else
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
 from engine.errors import PermanentError
-from engine.node import NodeConfig, NodeSpec, node
+from engine.node import NodeConfig, NodeSpec, RunFunction, node
 from engine.ports import Port, PortType
 from nodes.llms.config import ModelConfig
 from nodes.memory.kinds import (KINDS, BufferMemory, EntityMemory, Extractor, KnowledgeGraphMemory, Memory,
@@ -65,7 +66,7 @@ class ExtractingConfig(ModelConfig):
 
 
 def _memory_node(kind: str, title: str, config: type[NodeConfig], inputs: list[Port],
-                 description: str) -> Any:
+                 description: str) -> Callable[[RunFunction], NodeSpec]:
     return node(f"memory.{kind}", title=title, config=config, inputs=inputs, outputs=_OUT, cacheable=False,
                 blocking=False, description=description)
 

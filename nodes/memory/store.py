@@ -81,7 +81,10 @@ class MemoryStore:
         with self.engine.begin() as conn:
             result = conn.execute(insert(turns_table).values(memory=memory, session=session, user=user,
                                                              assistant=assistant, created_at=datetime.now(UTC)))
-            turn_id = int(result.inserted_primary_key[0])
+            key = result.inserted_primary_key
+            if key is None:
+                raise RuntimeError("the database did not report the new turn's id")
+            turn_id = int(key[0])
         return Turn(turn_id, user, assistant)
 
     def state(self, memory: str, session: str, kind: str) -> dict[str, Any]:

@@ -78,7 +78,7 @@ class Tool:
             problems = "; ".join(f"{'/'.join(map(str, e.path)) or 'arguments'}: {e.message}" for e in errors[:3])
             raise ToolError(f"tool '{self.name}' got bad arguments: {problems}",
                             hint=f"the arguments must fit this schema: {json.dumps(self.parameters)}")
-        return args
+        return dict(args)
 
     async def call(self, args: Any, ctx: RunContext) -> Observation:
         """Check, run and describe the result; never raises for a tool's own failure."""

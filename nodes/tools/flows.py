@@ -100,7 +100,8 @@ def find_flow(ref: str, ctx: RunContext) -> Flow:
         from nodes.vectorstores import data_dir  # noqa: PLC0415
 
         store = open_store(data_dir(ctx))
-    return store.get_flow(ref)[0]  # type: ignore[no-any-return]
+    flow: Flow = store.get_flow(ref)[0]
+    return flow
 
 
 @node("tool.flow", title="Flow as a tool", config=FlowToolConfig, cacheable=False,
