@@ -18,6 +18,8 @@ from nodes.agents.tool_calling import ToolCallingConfig, tool_calling_agent
 from nodes.registry import default_registry
 from nodes.tools.base import Tool, object_schema
 from nodes.tools.calculator import CalculatorConfig, calculator_tool
+from tests.fakes.cohere_server import FakeCohereServer
+from tests.fakes.openai_server import TEST_KEY, FakeOpenAIServer, Reply
 from tests.nodes.agentkit import ReplayModel, context
 from tests.nodes.flowkit import make_flow, run
 
@@ -240,3 +242,45 @@ def test_agent_configs_bound_their_limits() -> None:
     for config in (AgentConfig, ToolCallingConfig, PlanExecuteConfig):
         with pytest.raises(Exception):
             config(max_iterations=0)
+
+
+# ---------------------------------------------------------------- native tool calling through the real SDKs
+def provider_agent(provider: str, url: str) -> Any:
+    return make_flow({"q": ("input.text", {"name": "q"}), "calc": ("tool.calculator", {}),
+                      "agent": ("agent.tool_calling", {"provider": provider, "base_url": url, "model": "fake-model",
+                                                       "api_key_env": "CHAINLOOM_TEST_AGENT_KEY"}),
+                      "out": ("output.text", {"name": "answer"})},
+                     [("q.text", "agent.input"), ("calc.tool", "agent.tools"), ("agent.answer", "out.value")])
+
+
+TWO_CALLS = [{"id": "call_a", "name": "calculator", "arguments": {"expression": "6 * 7"}},
+             {"id": "call_b", "name": "calculator", "arguments": {"expression": "2 ** 10"}}]
+
+
+def test_tool_calling_agent_with_the_openai_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHAINLOOM_TEST_AGENT_KEY", TEST_KEY)
+    with FakeOpenAIServer() as server:
+        server.queue(Reply(text="", finish_reason="tool_calls", tool_calls=TWO_CALLS), Reply(text="42 and 1024."))
+        result = run(provider_agent("openai", server.url), {"q": "What are 6*7 and 2**10?"})
+    assert result.outputs == {"answer": "42 and 1024."}, result.error
+    first, second = (r.body for r in server.requests)
+    assert [t["function"]["name"] for t in first["tools"]] == ["calculator"]
+    assert second["messages"][-3:] == [
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "call_a", "type": "function", "function": {"name": "calculator",
+                                                              "arguments": '{"expression": "6 * 7"}'}},
+            {"id": "call_b", "type": "function", "function": {"name": "calculator",
+                                                              "arguments": '{"expression": "2 ** 10"}'}}]},
+        {"role": "tool", "content": "42", "tool_call_id": "call_a"},
+        {"role": "tool", "content": "1024", "tool_call_id": "call_b"}]
+
+
+def test_tool_calling_agent_with_the_cohere_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHAINLOOM_TEST_AGENT_KEY", TEST_KEY)
+    with FakeCohereServer() as server:
+        server.queue(Reply(text="", finish_reason="TOOL_CALL", tool_calls=TWO_CALLS), Reply(text="42 and 1024."))
+        result = run(provider_agent("cohere", server.url), {"q": "What are 6*7 and 2**10?"})
+    assert result.outputs == {"answer": "42 and 1024."}, result.error
+    second = server.requests[1].body
+    tool_messages = [m for m in second["messages"] if m["role"] == "tool"]
+    assert [(m["tool_call_id"], m["content"]) for m in tool_messages] == [("call_a", "42"), ("call_b", "1024")]
