@@ -39,7 +39,8 @@ from ui.launch import serve, stop  # noqa: E402
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
-IFRAME = 'iframe[title="streamlit_flow.streamlit_flow"]'
+IFRAME = ('[data-testid="stElementContainer"][data-stale="false"] '   # a rerun may leave a stale copy
+          'iframe[title="streamlit_flow.streamlit_flow"]')
 TIMEOUT_MS = 30_000
 
 
@@ -97,7 +98,7 @@ def drag(page: Page, source: str, target: str) -> None:
 # the page shows the result; the result lands in window.__elapsed (milliseconds).
 WATCH_CLICK = """(id) => {
   window.__elapsed = null;
-  const f = document.querySelector('iframe[title="streamlit_flow.streamlit_flow"]');
+  const f = document.querySelector('[data-testid="stElementContainer"][data-stale="false"] iframe[title="streamlit_flow.streamlit_flow"]');
   const now = () => performance.timeOrigin + performance.now();
   let t0 = null;
   f.contentDocument.addEventListener('mousedown', () => { t0 = now(); }, {capture: true, once: true});
@@ -109,7 +110,7 @@ WATCH_CLICK = """(id) => {
 }"""
 WATCH_EDGE = """(testid) => {
   window.__elapsed = null;
-  const f = document.querySelector('iframe[title="streamlit_flow.streamlit_flow"]');
+  const f = document.querySelector('[data-testid="stElementContainer"][data-stale="false"] iframe[title="streamlit_flow.streamlit_flow"]');
   const doc = f.contentDocument, win = f.contentWindow;
   let t0 = null;
   doc.addEventListener('mouseup', () => { t0 = win.performance.now(); }, {capture: true, once: true});

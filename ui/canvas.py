@@ -191,24 +191,30 @@ def _overlaps(x: float, y: float, taken: Sequence[tuple[float, float]]) -> bool:
     return any(abs(x - tx) < NODE_W + 20 and abs(y - ty) < NODE_H + 20 for tx, ty in taken)
 
 
+NEAR_STEPS = ((1, 0), (0, 1), (1, 1), (0, -1), (1, -1), (-1, 0), (-1, 1), (-1, -1), (0, 2), (1, 2))
+
+
 def free_position(taken: Sequence[tuple[float, float]], near: tuple[float, float] | None = None
                   ) -> tuple[float, float]:
-    """A spot that overlaps no node: right of `near` when given, else the first gap
-    in a grid from the top-left of the existing nodes (where the view usually is)."""
+    """A spot that overlaps no node, likely inside the user's view: next to `near` (the
+    selected node) when given, else the first gap in the nodes' own bounding box, row
+    by row, then the rows below it (a fitted view shows that box)."""
     if near is not None:
-        nx_, ny = near
-        for k in (0, 1, -1, 2, -2, 3, -3, 4, -4):
-            cand = (nx_ + STEP_X, ny + k * STEP_Y)
+        for dx, dy in NEAR_STEPS:
+            cand = (near[0] + dx * STEP_X, near[1] + dy * STEP_Y)
             if not _overlaps(*cand, taken):
                 return cand
-    x0 = min((x for x, _ in taken), default=ORIGIN[0])
-    y0 = min((y for _, y in taken), default=ORIGIN[1])
-    for row in range(200):
-        for col in range(6):
+    if not taken:
+        return ORIGIN
+    x0, x1 = min(x for x, _ in taken), max(x for x, _ in taken)
+    y0 = min(y for _, y in taken)
+    cols = max(1, int((x1 - x0) // STEP_X) + 1)
+    for row in range(len(taken) + 2):
+        for col in range(cols):
             cand = (x0 + col * STEP_X, y0 + row * STEP_Y)
             if not _overlaps(*cand, taken):
                 return cand
-    return (x0, y0 + 200 * STEP_Y)  # pragma: no cover - 1200 nodes in the top-left grid
+    return (x0, y0 + (len(taken) + 2) * STEP_Y)  # pragma: no cover - every row is full
 
 
 def layout_positions(flow: Flow) -> dict[str, tuple[float, float]]:

@@ -9,6 +9,7 @@ and every rule (port inference, id rules, placement) is unit-tested.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -31,6 +32,7 @@ from ui.ports import Ambiguous, Incompatible, PortPair, Unique, infer
 UNDO_DEPTH = 50
 NOTICE_SECONDS = 12.0   # a notice outlives the component's echo reruns that follow an edit
 MAX_NOTICES = 3
+PUSH_AHEAD_MS = 10 * 365 * 24 * 3600 * 1000   # see Workspace.canvas_state
 _ID = re.compile(ID_PATTERN)
 
 
@@ -326,28 +328,32 @@ class Workspace:
         return out
 
     def canvas_state(self, registry: Registry) -> tuple[Any, bool]:
-        """The state to hand the component and whether it is a push (the drawing changed)."""
-        state = canvas.flow_to_canvas(self.flow, registry, looks=self.looks(registry),
-                                      selected=self.selected, timestamp=self.push_ts)
-        sig = _signature(state)
+        """The state to hand the component and whether it is a push (the drawing changed).
+
+        What the user changes on the canvas itself (positions, selection) is already
+        on screen, so it is left out of the comparison; everything else (nodes, edges,
+        names, config, statuses, problems) pushes. The component replaces its nodes with
+        ours only when our timestamp is not older than the last one it produced. A push
+        therefore carries a timestamp far ahead of any clock (no echo of the component
+        and no clock skew can make it stale), and every other run carries 0, which the
+        component ignores, so it keeps what the user sees.
+        """
+        looks = self.looks(registry)
+        state = canvas.flow_to_canvas(self.flow, registry, looks=looks, selected=self.selected, timestamp=0)
+        sig = self._signature(looks)
         if sig != self.drawn or self.force_push:
-            self.push_ts = max(canvas.now_ms(), self.last_event_ts + 1, self.push_ts + 1)
+            self.push_ts = max(canvas.now_ms() + PUSH_AHEAD_MS, self.push_ts + 1)
             state.timestamp = self.push_ts
             self.drawn, self.force_push = sig, False
             return state, True
         return state, False
 
-    def mark_drawn(self, registry: Registry) -> None:
-        """The canvas already shows the model (the user did it there): no push needed."""
-        state = canvas.flow_to_canvas(self.flow, registry, looks=self.looks(registry), selected=self.selected)
-        self.drawn = _signature(state)
+    def _signature(self, looks: dict[str, NodeLook]) -> str:
+        nodes = [(n.id, n.type, n.version, n.name, n.config, n.policy.model_dump(mode="json"),
+                  dataclasses.astuple(looks[n.id])[:3]) for n in self.flow.nodes]
+        body = json.dumps([nodes, [canvas.edge_id(e) for e in self.flow.edges]], sort_keys=True, default=str)
+        return hashlib.sha1(body.encode()).hexdigest()
 
 
 def _choice(pair: PortPair) -> tuple[str, str, str]:
     return (pair.source.name, pair.target.name, pair.describe())
-
-
-def _signature(state: Any) -> str:
-    body = json.dumps([[n.asdict() for n in state.nodes], [e.asdict() for e in state.edges]],
-                      sort_keys=True, default=str)
-    return hashlib.sha1(body.encode()).hexdigest()

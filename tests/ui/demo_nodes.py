@@ -5,6 +5,7 @@ The UI must work with any registry, so its tests do not depend on nodes/.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, Literal
 
@@ -122,4 +123,40 @@ def qa_flow(**llm: Any) -> Flow:
             {"from": "prompt.prompt", "to": "llm.prompt"},
             {"from": "llm.text", "to": "answer.value"},
         ],
+    })
+
+
+# A node that streams one token, then waits for the test to open the gate: lets a test
+# look at a run while it is in flight without depending on timing.
+GATE = threading.Event()
+
+
+class GateConfig(NodeConfig):
+    pass
+
+
+def _gate(cfg: GateConfig, inputs: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    ctx.token("thinking… ")
+    if not GATE.wait(60):
+        raise TimeoutError("the test never opened the gate")
+    return {"text": str(inputs["text"]).upper()}
+
+
+GATE_SPEC = NodeSpec("demo.gate", 1, "Gate", "Waits for the test.", GateConfig, _gate,
+                     inputs=TEXT, outputs=TEXT)
+
+
+def gated_registry() -> Registry:
+    return Registry((*SPECS, GATE_SPEC))
+
+
+def gated_flow() -> Flow:
+    return parse_flow({
+        "schema_version": 1, "id": "gated", "name": "Gated",
+        "nodes": [
+            {"id": "question", "type": "input.text", "config": {"name": "question"}},
+            {"id": "gate", "type": "demo.gate"},
+            {"id": "answer", "type": "output.text", "config": {"name": "answer"}},
+        ],
+        "edges": [{"from": "question.text", "to": "gate.text"}, {"from": "gate.text", "to": "answer.value"}],
     })

@@ -121,7 +121,7 @@ def run_to_end(at: AppTest) -> AppTest:
 def test_empty_page_offers_the_palette_and_the_library(home: Path) -> None:
     at = start()
     labels = {b.label for b in at.button}
-    assert {"＋ Text input", "＋ Chat model", "＋ Prompt template", "New flow", "💾 Save"} <= labels
+    assert {"+ Text input", "+ Chat model", "+ Prompt template", "New flow", "💾 Save"} <= labels
     assert "never saved" in texts(at)
     assert drawn_canvas(at)["nodes"] == []
 
@@ -130,7 +130,7 @@ def test_palette_search_and_add_keep_other_nodes_in_place(home: Path) -> None:
     at = start(example="qa")
     before = {n.id: n.position for n in ws_of(at).flow.nodes}
     at.text_input(key="palette_q").set_value("transform.text").run()
-    assert [b.label for b in at.button if b.key and b.key.startswith("add:")] == ["＋ Text transform"]
+    assert [b.label for b in at.button if b.key and b.key.startswith("add:")] == ["+ Text transform"]
     at.button(key="add:transform.text").click().run()
     ws = ws_of(at)
     assert {n.id: n.position for n in ws.flow.nodes if n.id in before} == before
@@ -293,9 +293,10 @@ def test_run_shows_statuses_outputs_and_history(home: Path) -> None:
     at = start(example="qa")
     at.session_state["panel"] = "Run"
     at.run()
-    at.text_area(key="run_in:qa:question").set_value("What does chainloom build?").run()
+    at.text_area(key="run_in:qa:question").set_value("What does chainloom build?")   # sent with the form
     at.button(key=next(b.key for b in at.button if b.label == "▶ Run flow")).click().run()
     run_to_end(at)
+    assert ws_of(at).run.snapshot().inputs == {"question": "What does chainloom build?"}  # type: ignore[union-attr]
     expected = Runner(default_registry()).run(qa_flow(), {"question": "What does chainloom build?"})
     assert expected.ok and expected.outputs["answer"]
     assert [c.value for c in at.code][0] == expected.outputs["answer"]
@@ -352,3 +353,38 @@ def test_chat_playground_keeps_a_conversation_per_session(home: Path) -> None:
     assert records[0].session_id and records[0].session_id in texts(at)
     at.button(key="chat_new").click().run()
     assert len(at.chat_message) == 0
+
+
+def test_a_live_run_shows_running_nodes_and_streamed_tokens(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.ui import demo_nodes
+    from ui.services import Services
+    from ui.views import common
+
+    monkeypatch.setattr(common, "open_services",
+                        lambda h: Services(demo_nodes.gated_registry(), open_store(h), Path(h)))
+    open_store(home).save_flow(demo_nodes.gated_flow(), None)
+    demo_nodes.GATE.clear()
+    at = start(flow="gated")
+    at.session_state["panel"] = "Run"
+    at.run()
+    at.text_area(key="run_in:gated:question").set_value("hi")
+    try:
+        at.button(key=next(b.key for b in at.button if b.label == "▶ Run flow")).click().run()
+        live = ws_of(at).run
+        assert live is not None
+        for _ in range(200):   # wait (without timing anything) until the gate node streamed its token
+            if live.snapshot().nodes["gate"].tokens:
+                break
+            live.wait(0.05)
+        at.run()
+        drawn = {n["id"]: n for n in drawn_canvas(at)["nodes"]}
+        assert "cl-status-running" in drawn["gate"]["className"] and "◐ running" in drawn["gate"]["data"]["content"]
+        assert "cl-status-done" in drawn["question"]["className"]
+        assert "cl-status-" not in drawn["answer"]["className"] or "cl-status-queued" in drawn["answer"]["className"]
+        assert "◐ gate · running" in [e.label for e in at.expander]
+        assert "thinking… " in [c.value for c in at.code]
+        assert at.session_state["main_area_ticking"] is True
+    finally:
+        demo_nodes.GATE.set()
+    run_to_end(at)
+    assert [c.value for c in at.code][0] == "HI" and at.session_state["main_area_ticking"] is False

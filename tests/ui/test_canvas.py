@@ -58,9 +58,12 @@ def test_nodes_without_positions_are_laid_out_by_depth_without_overlap() -> None
 
 def test_a_new_node_goes_next_to_the_selected_one_and_moves_nobody() -> None:
     taken = [(0.0, 0.0), (270.0, 0.0)]
-    spot = canvas.free_position(taken, near=(0.0, 0.0))
-    assert spot == (270.0, 150.0)   # right of the selected node is taken, so just below that
-    assert not canvas._overlaps(*canvas.free_position(taken), taken)
+    assert canvas.free_position(taken, near=(0.0, 0.0)) == (0.0, 150.0)   # right is taken: below
+    assert canvas.free_position(taken, near=(270.0, 0.0)) == (540.0, 0.0)
+    # nothing selected: the first gap inside the nodes' bounding box, then the row below it
+    assert canvas.free_position([(0.0, 0.0), (540.0, 0.0)]) == (270.0, 0.0)
+    assert canvas.free_position(taken) == (0.0, 150.0)
+    assert canvas.free_position([]) == canvas.ORIGIN
 
 
 def test_read_event_reports_moves_connections_and_selection() -> None:

@@ -56,8 +56,6 @@ def take_canvas_event(ws: Workspace, svc: Services) -> None:
     event = canvas.read_event(value, ws.flow)
     before = ws.selected
     ws.apply_event(event, svc.registry)
-    if not event.connects and not ws.force_push:
-        ws.mark_drawn(svc.registry)   # moves and clicks are already on screen
     if ws.selected != before and ws.selected and ws.flow.node(ws.selected) and panel() in ("Problems",):
         set_panel("Properties")
     if ws.pending is not None:

@@ -26,7 +26,7 @@ def palette(ws: Workspace, svc: Services) -> None:
         with st.expander(f"{family} ({len(hits)})", expanded=bool(query) or len(svc.registry) <= 12):
             for spec in hits:
                 shown += 1
-                st.button(f"＋ {spec.title}", key=f"add:{spec.type}", help=f"`{spec.type}` — {spec.description}",
+                st.button(f"+ {spec.title}", key=f"add:{spec.type}", help=f"`{spec.type}` — {spec.description}",
                           on_click=_add, args=(ws, svc, spec.type), use_container_width=True)
                 st.caption(short(spec.description, 90))
     if not shown:
@@ -73,9 +73,15 @@ def _open_saved(ws: Workspace, svc: Services) -> None:
         st.caption("No saved flows yet.")
         return
     labels = {r.id: f"{r.name or r.id} · {r.id} · v{r.latest_version}" for r in records}
-    choice = st.selectbox("Saved flows", list(labels), format_func=labels.get, key="lib_saved")
-    st.button("Open saved flow", key="lib_open", on_click=_load_saved, args=(ws, svc, choice),
+    st.selectbox("Saved flows", list(labels), format_func=labels.get, key="lib_saved")
+    st.button("Open saved flow", key="lib_open", on_click=_open_selected, args=(ws, svc),
               use_container_width=True)
+
+
+def _open_selected(ws: Workspace, svc: Services) -> None:
+    # Read the selection now: the button's args were fixed when it was drawn, and the
+    # user may have changed the select box since (a rerun still on its way).
+    _load_saved(ws, svc, st.session_state.get("lib_saved"))
 
 
 def _load_saved(ws: Workspace, svc: Services, flow_id: str | None, version: int | None = None) -> None:
@@ -106,8 +112,14 @@ def _open_example(ws: Workspace) -> None:
     desc = names[choice].flow.description if choice and names[choice].flow else ""
     if desc:
         st.caption(short(desc, 140))
-    st.button("Open example", key="lib_open_example", on_click=_load_example, args=(ws, names[choice].flow),
+    st.button("Open example", key="lib_open_example", on_click=_open_example_selected, args=(ws,),
               use_container_width=True)
+
+
+def _open_example_selected(ws: Workspace) -> None:
+    path = st.session_state.get("lib_example")
+    found = next((e for e in examples() if str(e.path) == path), None)
+    _load_example(ws, found.flow if found else None)
 
 
 def _load_example(ws: Workspace, flow: Flow | None) -> None:
@@ -156,9 +168,13 @@ def _versions(ws: Workspace, svc: Services) -> None:
         return
     labels = {v.version: f"v{v.version} · {v.created_at:%Y-%m-%d %H:%M}" + (f" · {v.message}" if v.message else "")
               for v in reversed(versions)}
-    pick = st.selectbox("Versions", list(labels), format_func=labels.get, key="lib_version")
-    st.button("Open this version", key="lib_open_version", on_click=_load_saved,
-              args=(ws, svc, ws.flow.id, pick), use_container_width=True)
+    st.selectbox("Versions", list(labels), format_func=labels.get, key="lib_version")
+    st.button("Open this version", key="lib_open_version", on_click=_open_version, args=(ws, svc),
+              use_container_width=True)
+
+
+def _open_version(ws: Workspace, svc: Services) -> None:
+    _load_saved(ws, svc, ws.flow.id, st.session_state.get("lib_version"))
 
 
 def _delete(ws: Workspace, svc: Services) -> None:

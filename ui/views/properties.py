@@ -33,16 +33,16 @@ def pending_connect(ws: Workspace) -> None:
     with st.container(border=True):
         st.markdown(f"**Connect `{pending.source}` → `{pending.target}`: which ports?**")
         labels = [desc for _, _, desc in pending.pairs]
-        pick = st.radio("Port pair", range(len(labels)), format_func=lambda i: labels[i], key="pending_pick",
-                        label_visibility="collapsed")
+        st.radio("Port pair", range(len(labels)), format_func=lambda i: labels[i], key="pending_pick",
+                 label_visibility="collapsed")
         c1, c2 = st.columns(2)
-        c1.button("Connect", key="pending_ok", type="primary", on_click=_choose, args=(ws, pick),
+        c1.button("Connect", key="pending_ok", type="primary", on_click=_choose, args=(ws,),
                   use_container_width=True)
         c2.button("Cancel", key="pending_cancel", on_click=_cancel_pending, args=(ws,), use_container_width=True)
 
 
-def _choose(ws: Workspace, index: int | None) -> None:
-    ws.choose(int(index or 0))
+def _choose(ws: Workspace) -> None:
+    ws.choose(int(st.session_state.get("pending_pick") or 0))   # read now, not when drawn
     st.session_state.pop("pending_pick", None)
 
 
@@ -282,4 +282,5 @@ def problems(ws: Workspace, svc: Services) -> None:
 
 def _select(ws: Workspace, node_id: str) -> None:
     ws.selected = node_id
+    ws.force_push = True   # a selection made outside the canvas must be drawn there
     set_panel("Properties")

@@ -106,13 +106,14 @@ def show_run(ws: Workspace, snap: RunSnapshot) -> None:
         if snap.hint:
             st.info(f"What to do: {snap.hint}", icon="💡")
     if snap.outputs:
-        st.markdown("**Outputs**")
-        for name, value in snap.outputs.items():
-            st.markdown(f"`{name}`")
-            if isinstance(value, str):
-                st.code(value, language=None, wrap_lines=True)
-            else:
-                st.json(value, expanded=False)
+        with st.container(key="run_outputs"):
+            st.markdown("**Outputs**")
+            for name, value in snap.outputs.items():
+                st.markdown(f"`{name}`")
+                if isinstance(value, str):
+                    st.code(value, language=None, wrap_lines=True)
+                else:
+                    st.json(value, expanded=False)
     _trace(ws, snap)
 
 
