@@ -100,18 +100,20 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON (numbers must be finite)")
 
 
-def _depth(value: Any, limit: int) -> int:
-    stack = [(value, 1)]
+def json_depth(value: Any, limit: int) -> int:
+    """Nesting depth of a decoded JSON value (a scalar is 1); stops counting past `limit`."""
     deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
-        item, d = stack.pop()
-        deepest = max(deepest, d)
-        if d > limit:
-            return d
+        item, depth = stack.pop()
+        if depth > deepest:
+            deepest = depth
+            if deepest > limit:
+                return deepest
         if isinstance(item, dict):
-            stack.extend((v, d + 1) for v in item.values())
+            stack.extend((v, depth + 1) for v in item.values())
         elif isinstance(item, list):
-            stack.extend((v, d + 1) for v in item)
+            stack.extend((v, depth + 1) for v in item)
     return deepest
 
 
@@ -155,7 +157,7 @@ def parse_flow(data: str | bytes | dict[str, Any], *, source: str = "<flow>") ->
                                 hint="check the file with a JSON linter") from err
     if not isinstance(data, dict):
         raise FlowLoadError(f"{source}: a flow must be a JSON object, got {type(data).__name__}")
-    if _depth(data, MAX_DEPTH) > MAX_DEPTH:
+    if json_depth(data, MAX_DEPTH) > MAX_DEPTH:
         raise FlowLoadError(f"{source}: nested more than {MAX_DEPTH} levels deep")
     version = data.get("schema_version")
     if version is None:

@@ -16,7 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from engine.errors import PermanentError
 from engine.node import NodeConfig, node
 from engine.ports import Port, PortType
-from nodes.values import as_number, as_text, compile_pattern
+from nodes.values import as_number, as_text, check_branch_names, compile_pattern
 
 if TYPE_CHECKING:
     from engine.context import RunContext
@@ -104,14 +104,8 @@ class ConditionConfig(NodeConfig):
 
     @model_validator(mode="after")
     def _names_unique(self) -> ConditionConfig:
-        seen: set[str] = set()
-        for route in self.routes:
-            if route.name in seen:
-                raise ValueError(f"route name '{route.name}' is used twice; route names must be unique")
-            seen.add(route.name)
-        if self.default_route in seen:
-            raise ValueError(f"default_route '{self.default_route}' is also a route name; "
-                             "give the default its own name")
+        check_branch_names([r.name for r in self.routes], self.default_route, kind="route",
+                           default_field="default_route")
         return self
 
 

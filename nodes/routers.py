@@ -26,7 +26,7 @@ from nodes.embeddings import usage_hook
 from nodes.llms.config import ModelConfig
 from nodes.logic import IDENTIFIER
 from nodes.model_port import MODEL_PORT, ask, model_for
-from nodes.values import as_text
+from nodes.values import as_text, check_branch_names
 
 if TYPE_CHECKING:
     from engine.context import RunContext
@@ -43,13 +43,8 @@ class BranchesConfig(NodeConfig):
 
     @model_validator(mode="after")
     def _names_unique(self) -> BranchesConfig:
-        names = [b.name for b in self.branches]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"branch name '{dupes[0]}' is used twice; branch names must be unique")
-        if self.default_branch in names:
-            raise ValueError(f"default_branch '{self.default_branch}' is also a branch name; give the default "
-                             "its own name")
+        check_branch_names([b.name for b in self.branches], self.default_branch, kind="branch",
+                           default_field="default_branch")
         return self
 
 

@@ -61,3 +61,12 @@ def compile_pattern(pattern: str, ignore_case: bool = False) -> re.Pattern[str]:
         return re.compile(pattern, re.IGNORECASE if ignore_case else 0)
     except re.error as err:
         raise ValueError(f"pattern {pattern!r} is not a valid regular expression: {err}") from err
+
+
+def check_branch_names(names: list[str], default: str, *, kind: str, default_field: str) -> None:
+    """Router output names must be unique and differ from the default's; ValueError otherwise."""
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"{kind} name '{dupes[0]}' is used twice; {kind} names must be unique")
+    if default in names:
+        raise ValueError(f"{default_field} '{default}' is also a {kind} name; give the default its own name")

@@ -14,24 +14,8 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from engine.flow import json_depth
 from server.errors import ApiError
-
-
-def json_depth(value: Any, limit: int) -> int:
-    """Nesting depth of a decoded JSON value (a scalar is 1); stops counting past `limit`."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > deepest:
-            deepest = depth
-            if deepest > limit:
-                return deepest
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
-    return deepest
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
