@@ -14,7 +14,8 @@ from typing import Any, Literal
 from pydantic import Field
 
 from engine.context import RunContext
-from engine.node import NodeConfig, NodeSpec, SecretRef, node
+from engine.errors import FlowInputError
+from engine.node import FlowInputConfig, NodeConfig, NodeSpec, SecretRef, node
 from engine.ports import Port, PortType
 from nodes import readers
 from nodes.documents import Document
@@ -223,5 +224,29 @@ def _unstructured() -> Any:
     return partition
 
 
-SPECS: tuple[NodeSpec, ...] = (text_node, directory_node, pdf_node, csv_node, json_node, url_node,
+class FileInputConfig(FlowInputConfig):
+    default: str | None = Field(None, max_length=4096,
+                                description="Path used when the caller gives none (inside the allowed folder).")
+
+
+@node("input.file", title="File input", config=FileInputConfig, role="input", cacheable=False,
+      description="A file given by whoever runs the flow, as a path inside the allowed folder "
+                  "(CHAINLOOM_FILES_ROOT, default the working directory); read by its type: text, "
+                  "Markdown, PDF, CSV, JSON/JSONL, HTML.",
+      outputs=(*_OUT, Port("text", PortType.TEXT, "All of the file's text."),
+               Port("path", PortType.TEXT, "The file's path as shown in sources.")))
+def file_input(config: FileInputConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    raw = ctx.flow_inputs.get(config.name, config.default)
+    label = f"flow input '{config.name}'"
+    if not isinstance(raw, str) or not raw:
+        raise FlowInputError(f"{label} takes a file path; got {type(raw).__name__}",
+                             hint=f"pass --input {config.name}=path/to/file")
+    path = resolve_path(raw, field=config.name)
+    if not path.is_file():
+        raise FlowInputError(f"{label}: no file at '{raw}'", hint="check the path (relative to the allowed folder)")
+    docs = readers.read_any(path, display(path))
+    return {"documents": docs, "text": "\n\n".join(d.text for d in docs), "path": display(path)}
+
+
+SPECS: tuple[NodeSpec, ...] = (file_input, text_node, directory_node, pdf_node, csv_node, json_node, url_node,
                                sql_node, auto_node)

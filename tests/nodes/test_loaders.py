@@ -177,3 +177,36 @@ def test_sql_is_read_only(root: Path) -> None:
 def test_document_preview_is_small() -> None:
     doc = Document("x" * 1000, {"source": "a"}, id="1")
     assert len(doc.to_preview()["text"]) == 301
+
+
+def _file_flow() -> Any:
+    from engine.flow import parse_flow
+    return parse_flow({"schema_version": 1, "id": "f", "nodes": [
+        {"id": "f", "type": "input.file", "config": {"name": "file"}},
+        {"id": "o", "type": "output.text", "config": {"name": "text"}},
+        {"id": "p", "type": "output.text", "config": {"name": "path"}}],
+        "edges": [{"from": "f.text", "to": "o.value"}, {"from": "f.path", "to": "p.value"}]})
+
+
+def test_file_input_reads_a_file_inside_the_allowed_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.runner import Runner
+    from nodes.registry import default_registry
+    monkeypatch.setenv("CHAINLOOM_FILES_ROOT", str(tmp_path))
+    (tmp_path / "notes.md").write_text("# Notes\n\nThe kettle is blue.\n")
+    result = Runner(default_registry()).run(_file_flow(), {"file": "notes.md"})
+    assert result.status == "succeeded", result.error
+    assert "The kettle is blue." in result.outputs["text"]
+    assert result.outputs["path"].endswith("notes.md")
+
+
+def test_file_input_refuses_paths_outside_the_allowed_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.runner import Runner
+    from nodes.registry import default_registry
+    monkeypatch.setenv("CHAINLOOM_FILES_ROOT", str(tmp_path / "root"))
+    (tmp_path / "root").mkdir()
+    (tmp_path / "secret.txt").write_text("no")
+    result = Runner(default_registry()).run(_file_flow(), {"file": "../secret.txt"})
+    assert result.status == "failed"
+    assert "is outside the allowed folder" in str(result.error)
+    missing = Runner(default_registry()).run(_file_flow(), {"file": "nope.txt"})
+    assert str(missing.error).startswith("node 'f' (input.file) failed: flow input 'file': no file at 'nope.txt'")
