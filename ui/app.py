@@ -14,8 +14,8 @@ from streamlit_flow import streamlit_flow
 
 from ui.services import Services
 from ui.views.chat import chat_panel
-from ui.views.common import (PANEL_KEY, PANELS, canvas_key, panel, services, show_notices, take_canvas_event,
-                             workspace)
+from ui.views.common import (PANEL_KEY, PANELS, canvas_key, panel, plain, services, show_notices,
+                             take_canvas_event, workspace)
 from ui.views.library import library, open_from_query, palette, save
 from ui.views.properties import pending_connect, problems, properties
 from ui.views.runs import LIVE_KEY, history_panel, is_live, run_panel
@@ -64,7 +64,7 @@ def header(ws: Workspace, svc: Services) -> None:
     issues = ws.issues(svc.registry)
     title, save_col, undo_col = st.columns([6, 1, 1], vertical_alignment="bottom")
     with title:
-        st.markdown(f"### {ws.flow.name or ws.flow.id}")
+        st.markdown(f"### {plain(ws.flow.name or ws.flow.id)}")
         if ws.version is None:
             state = "never saved" if ws.source == "new" else f"from {ws.source}, not saved"
         else:

@@ -8,6 +8,7 @@ Runs use the real node catalog and store in a temporary CHAINLOOM_HOME.
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -88,9 +89,15 @@ def canvas_event(at: AppTest, *, selected: str | None = None, new_edges: tuple[t
 
 
 def texts(at: AppTest) -> str:
+    """Everything the page shows as text, with the markdown escaping of user text undone."""
     parts = [e.value for kind in ("markdown", "caption", "success", "error", "info", "warning", "code")
              for e in getattr(at, kind)]
-    return "\n".join(str(p) for p in parts)
+    return unescape("\n".join(str(p) for p in parts))
+
+
+def unescape(text: str) -> str:
+    """Undo ui.canvas.md_escape (user text is escaped before Streamlit renders it as markdown)."""
+    return re.sub(r"\\(.)", r"\1", text).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def by_key(at: AppTest, key: str) -> Any:
@@ -224,7 +231,7 @@ def test_problems_list_selects_the_node(home: Path) -> None:
     at.session_state["panel"] = "Problems"
     at.run()
     (issue,) = [b for b in at.button if b.key and b.key.startswith("issue:")]
-    assert issue.label.startswith("⚠ answer.value: required input (Text) is not connected")
+    assert unescape(issue.label).startswith("⚠ answer.value: required input (Text) is not connected")
     assert "Problems (1)" in at.segmented_control(key="panel").options
     issue.click().run()
     assert ws_of(at).selected == "answer" and at.session_state["panel"] == "Properties"
@@ -346,7 +353,7 @@ def test_chat_playground_keeps_a_conversation_per_session(home: Path) -> None:
     assert "Session `" in texts(at)
     at.chat_input(key="chat_box").set_value("Hello there. How are you?").run()
     run_to_end(at)
-    messages = [(m.name, m.markdown[0].value) for m in at.chat_message]
+    messages = [(m.name, unescape(m.markdown[0].value)) for m in at.chat_message]
     assert messages[0] == ("user", "Hello there. How are you?")
     assert messages[1][0] == "assistant" and messages[1][1]
     records = open_store(home).list_runs("chat")

@@ -15,6 +15,7 @@ import streamlit as st
 
 from engine.flow import Flow
 from ui.services import Services
+from ui.views.common import plain, reply_markdown
 from ui.views.runs import flow_inputs, is_live, start_run
 from ui.workspace import Workspace
 
@@ -74,13 +75,13 @@ def chat_panel(ws: Workspace, svc: Services) -> None:
     _finish_turn(ws, log)
     for turn in log:
         with st.chat_message(turn["role"]):
-            st.markdown(turn["content"])
+            st.markdown(reply_markdown(turn["content"]) if turn["role"] == "assistant" else plain(turn["content"]))
     pending = st.session_state.get("chat_pending")
     if pending and ws.run is not None:
         snap = ws.run.snapshot()
         streamed = "".join(n.tokens for n in snap.nodes.values() if n.tokens)
         with st.chat_message("assistant"):
-            st.markdown(streamed or "…")
+            st.markdown(reply_markdown(streamed) if streamed else "…")
     problems = ws.issues(svc.registry)
     st.chat_input("Message the flow", key="chat_box", disabled=bool(problems) or is_live(ws),
                   on_submit=_send, args=(ws, svc, name, session))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 import streamlit as st
@@ -14,6 +15,7 @@ from ui.workspace import Workspace
 PANELS = ("Properties", "Run", "Chat", "Problems", "History")
 WS_KEY = "chainloom_workspace"
 PANEL_KEY = "panel"
+_IMAGE = re.compile(r"!\[")
 NOTICE_ICON = {"success": "✅", "info": "ℹ️", "warning": "⚠️", "error": "🚫"}
 
 
@@ -65,7 +67,18 @@ def take_canvas_event(ws: Workspace, svc: Services) -> None:
 def show_notices(ws: Workspace) -> None:
     for notice in ws.current_notices():
         box: Any = {"success": st.success, "info": st.info, "warning": st.warning}.get(notice.level, st.error)
-        box(notice.text, icon=NOTICE_ICON.get(notice.level))
+        box(plain(notice.text), icon=NOTICE_ICON.get(notice.level))
+
+
+def plain(text: object) -> str:
+    """User or model text shown literally inside Streamlit markdown (no links, images, markup)."""
+    return canvas.md_escape(str(text))
+
+
+def reply_markdown(text: str) -> str:
+    """Model output rendered as markdown, minus images: an image fetches its URL on sight,
+    which would let injected text send data out (links still need a click)."""
+    return _IMAGE.sub(r"!\\[", text)
 
 
 def short(text: str, n: int = 80) -> str:

@@ -9,7 +9,7 @@ from engine.errors import ChainloomError, StaleVersion
 from engine.flow import Flow
 from engine.store import FlowExists
 from ui.services import Services, examples, export_text, free_flow_id, read_import
-from ui.views.common import set_panel, short
+from ui.views.common import plain, set_panel, short
 from ui.workspace import Workspace, blank_flow
 
 IMPORT_KEY = "import_file"
@@ -30,7 +30,7 @@ def palette(ws: Workspace, svc: Services) -> None:
                           on_click=_add, args=(ws, svc, spec.type), use_container_width=True)
                 st.caption(short(spec.description, 90))
     if not shown:
-        st.caption(f"No node matches '{query}'.")
+        st.caption(f"No node matches '{plain(query)}'.")
 
 
 def _add(ws: Workspace, svc: Services, type_id: str) -> None:
@@ -136,17 +136,17 @@ def _import(ws: Workspace, svc: Services) -> None:
         return
     result = read_import(upload.getvalue(), svc.registry, upload.name)
     if result.flow is None:
-        st.error(f"Cannot import {upload.name}: {len(result.problems)} problem(s)", icon="🚫")
+        st.error(f"Cannot import {plain(upload.name)}: {len(result.problems)} problem(s)", icon="🚫")
         for problem in result.problems:
-            st.markdown(f"- {problem}")
+            st.markdown(f"- {plain(problem)}")
         return
     if result.problems:
-        st.warning(f"{upload.name} has {len(result.problems)} problem(s); you can open it to fix them",
+        st.warning(f"{plain(upload.name)} has {len(result.problems)} problem(s); you can open it to fix them",
                    icon="⚠️")
         for problem in result.problems:
-            st.markdown(f"- {problem}")
+            st.markdown(f"- {plain(problem)}")
     else:
-        st.success(f"{upload.name} is a valid flow", icon="✅")
+        st.success(f"{plain(upload.name)} is a valid flow", icon="✅")
     st.button("Open imported flow", key="lib_open_import", on_click=_load_import,
               args=(ws, result.flow), use_container_width=True)
 

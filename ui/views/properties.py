@@ -14,7 +14,7 @@ from engine.node import NodeSpec
 from ui import canvas
 from ui.forms import FieldError, FormField, config_errors, form_fields, parse_widget, stored_config, widget_value
 from ui.services import Services
-from ui.views.common import set_panel
+from ui.views.common import plain, set_panel
 from ui.workspace import Workspace
 
 MAX_JS_INT = (1 << 53) - 1
@@ -97,7 +97,7 @@ def _flow_info(ws: Workspace, what: str) -> None:
 
 def node_panel(ws: Workspace, svc: Services, fnode: FlowNode) -> None:
     spec = svc.registry.get(fnode.type) if fnode.type in svc.registry else None
-    st.markdown(f"#### {fnode.name or (spec.title if spec else fnode.id)}")
+    st.markdown(f"#### {plain(fnode.name or (spec.title if spec else fnode.id))}")
     st.caption(f"`{fnode.type}` v{fnode.version}" + (f" — {spec.description}" if spec else " — unknown type"))
     c1, c2 = st.columns(2)
     c1.text_input("Name", fnode.name, key=_key(ws, fnode.id, "name"), on_change=_rename, args=(ws, fnode.id),
@@ -156,12 +156,12 @@ def config_form(ws: Workspace, fnode: FlowNode, spec: NodeSpec) -> None:
         _widget(ws, fnode.id, field, value, spec.config)
         for message in [parse_errors.get((fnode.id, field.name))] + errors.get(field.name, []):
             if message:
-                st.markdown(f":red[⚠ {message}]")
+                st.markdown(f":red[⚠ {plain(message)}]")
     for message in errors.get("", []):
-        st.markdown(f":red[⚠ {message}]")
+        st.markdown(f":red[⚠ {plain(message)}]")
     extra = [k for k in errors if k and k not in {f.name for f in fields}]
     for name in extra:
-        st.markdown(f":red[⚠ `{name}`: {'; '.join(errors[name])}]")
+        st.markdown(f":red[⚠ {plain(name)}: {plain('; '.join(errors[name]))}]")
 
 
 def _widget(ws: Workspace, node_id: str, field: FormField, value: Any, model: type[BaseModel]) -> None:
@@ -274,10 +274,10 @@ def problems(ws: Workspace, svc: Services) -> None:
         text = issue.message + (f" — {issue.hint}" if issue.hint else "")
         if issue.node and ws.flow.node(issue.node) is not None:
             where = f"{issue.node}" + (f".{issue.port}" if issue.port else "")
-            st.button(f"⚠ {where}: {text}", key=f"issue:{n}", on_click=_select, args=(ws, issue.node),
-                      use_container_width=True)
+            st.button(f"⚠ {plain(where)}: {plain(text)}", key=f"issue:{n}", on_click=_select,
+                      args=(ws, issue.node), use_container_width=True)
         else:
-            st.markdown(f"⚠ {text}")
+            st.markdown(f"⚠ {plain(text)}")
 
 
 def _select(ws: Workspace, node_id: str) -> None:

@@ -13,7 +13,7 @@ from engine.errors import ChainloomError
 from engine.flow import Flow
 from ui.live import LiveRun, NodeTrace, RunSnapshot
 from ui.services import Services
-from ui.views.common import set_panel, short
+from ui.views.common import plain, set_panel, short
 from ui.workspace import Workspace
 
 STATUS_BADGE = {"queued": "○", "running": "◐", "done": "●", "failed": "✖", "skipped": "⤼", "cached": "◆",
@@ -102,9 +102,9 @@ def show_run(ws: Workspace, snap: RunSnapshot) -> None:
     if snap.status == "failed" or snap.error:
         node = snap.failed_node
         head = f"Node **{node}** failed" if node else "The run failed"
-        st.error(f"{head}: {snap.error}", icon="🚫")
+        st.error(f"{head}: {plain(snap.error)}", icon="🚫")
         if snap.hint:
-            st.info(f"What to do: {snap.hint}", icon="💡")
+            st.info(f"What to do: {plain(snap.hint)}", icon="💡")
     if snap.outputs:
         with st.container(key="run_outputs"):
             st.markdown("**Outputs**")
@@ -134,11 +134,11 @@ def _trace(ws: Workspace, snap: RunSnapshot) -> None:
 
 def _node_detail(trace: NodeTrace) -> None:
     if trace.error:
-        st.error(trace.error, icon="🚫")
+        st.error(plain(trace.error), icon="🚫")
         if trace.hint:
-            st.info(f"What to do: {trace.hint}", icon="💡")
+            st.info(f"What to do: {plain(trace.hint)}", icon="💡")
     if trace.reason:
-        st.caption(trace.reason)
+        st.caption(plain(trace.reason))
     if trace.tokens:
         st.markdown("Streamed")
         st.code(trace.tokens[-4000:], language=None, wrap_lines=True)
