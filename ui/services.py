@@ -142,10 +142,11 @@ def export_text(flow: Flow) -> str:
 
 
 def free_flow_id(base: str, store: Store) -> str:
+    """`base`, or `base_2`, `base_3`, ... whichever no saved flow uses (ids stay <= 64 chars)."""
     taken = {f.id for f in store.list_flows()}
     if base not in taken:
         return base
-    n = 2
-    while f"{base}_{n}"[:64] in taken:
+    stem, n = base[:56], 2
+    while f"{stem}_{n}" in taken:
         n += 1
-    return f"{base}_{n}"[:64]
+    return f"{stem}_{n}"
