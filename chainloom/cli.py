@@ -240,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     from server import cli as server_cli  # noqa: PLC0415 - `serve` and `keys`
 
     server_cli.add_parsers(sub)
+    from ui import launch as ui_launch  # noqa: PLC0415 - `ui`
+
+    ui_launch.add_parsers(sub)
     return parser
 
 
