@@ -23,11 +23,21 @@ from ui.workspace import Workspace
 
 RUN_TICK = 0.4          # seconds between live updates while a run is going
 CANVAS_HEIGHT = 640
+PANEL_HEIGHT = 600
 TICKING_KEY = "main_area_ticking"
+
+
+# A scrolling container shrinks its children to fit (text areas collapse to nothing);
+# this static rule keeps every element at its natural height so the panel scrolls.
+PAGE_CSS = """<style>
+.st-key-side_panel [data-testid="stElementContainer"],
+.st-key-side_panel [data-testid="stVerticalBlock"] > div { flex-shrink: 0; }
+</style>"""
 
 
 def main() -> None:
     st.set_page_config(page_title="chainloom", page_icon="🧶", layout="wide")
+    st.markdown(PAGE_CSS, unsafe_allow_html=True)
     svc = services()
     ws = workspace()
     open_from_query(ws, svc)
@@ -105,7 +115,11 @@ def side_panel(ws: Workspace, svc: Services) -> None:
         st.session_state[PANEL_KEY] = PANELS[0]
     st.segmented_control("Panel", PANELS, key=PANEL_KEY, required=True, label_visibility="collapsed",
                          format_func=lambda p: f"{p} ({counts[p]})" if counts.get(p) else p)
-    current = panel()
+    with st.container(height=PANEL_HEIGHT, border=False, key="side_panel"):   # scrolls: the canvas stays in view
+        panel_body(ws, svc, panel())
+
+
+def panel_body(ws: Workspace, svc: Services, current: str) -> None:
     if current == "Properties":
         properties(ws, svc)
     elif current == "Run":

@@ -130,7 +130,7 @@ def _change_id(ws: Workspace, node_id: str) -> None:
 def _connections(ws: Workspace, svc: Services, fnode: FlowNode, spec: NodeSpec | None) -> None:
     ins, outs = canvas.safe_ports(spec, fnode.config, fnode.version)
     edges = [e for e in ws.flow.edges if fnode.id in (e.source_node, e.target_node)]
-    with st.expander(f"Ports and edges ({len(edges)})", expanded=bool(edges) or bool(ins or outs)):
+    with st.expander(f"Ports and edges ({len(edges)})"):
         for port in ins:
             linked = [e.source for e in edges if e.target_node == fnode.id and e.target_port == port.name]
             need = "" if not port.required else " · required"
@@ -187,8 +187,8 @@ def _widget(ws: Workspace, node_id: str, field: FormField, value: Any, model: ty
             st.caption(f"🔑 The variable `{shown}` {state} in the environment that runs chainloom. "
                        "Only its name is stored.")
     elif kind in ("prompt", "textarea", "list", "json"):
-        height = {"prompt": 180, "json": 120}.get(kind, 90)
-        st.text_area(label, shown, height=height, **common)
+        # "content" grows with the text; a pixel height collapses inside the scrolling panel
+        st.text_area(label, shown, height="content", **common)
         hint = {"prompt": "Variables in {braces} become input ports.", "list": "One item per line.",
                 "json": "JSON" + (" or plain text" if field.loose else "") + "."}.get(kind)
         if hint:
