@@ -4,7 +4,7 @@ Layout: the sidebar holds the node palette and the flow library; the main area
 holds the flow's header (name, version, Save, Undo), the canvas and a side panel
 (Properties, Run, Chat, Problems, History). The main area is a fragment, so canvas
 clicks and panel edits rerun only it (not the long palette); while a run is live
-it also reruns every RUN_TICK seconds to show statuses and streamed tokens.
+it reruns itself every few tenths of a second to show statuses and streamed tokens.
 """
 
 from __future__ import annotations
@@ -18,13 +18,11 @@ from ui.views.common import (PANEL_KEY, PANELS, canvas_key, panel, plain, servic
                              take_canvas_event, workspace)
 from ui.views.library import library, open_from_query, palette, save
 from ui.views.properties import pending_connect, problems, properties
-from ui.views.runs import LIVE_KEY, history_panel, is_live, run_panel
+from ui.views.runs import LIVE_KEY, history_panel, is_live, keep_polling, run_panel
 from ui.workspace import Workspace
 
-RUN_TICK = 0.4          # seconds between live updates while a run is going
 CANVAS_HEIGHT = 640
 PANEL_HEIGHT = 600
-TICKING_KEY = "main_area_ticking"
 
 
 # A scrolling container shrinks its children to fit (text areas collapse to nothing);
@@ -49,17 +47,13 @@ def main() -> None:
             palette(ws, svc)
         with flows_tab:
             library(ws, svc)
-    ticking = st.session_state[TICKING_KEY] = is_live(ws)
-    st.fragment(run_every=RUN_TICK if ticking else None)(main_area)(ws, svc)
+    st.fragment(main_area)(ws, svc)
 
 
 def main_area(ws: Workspace, svc: Services) -> None:
     take_canvas_event(ws, svc)   # a fragment rerun skips main()
-    live = is_live(ws)
-    if live and (ws.run is None or ws.run.snapshot().finished):
-        st.session_state[LIVE_KEY] = live = False
-    if live != st.session_state.get(TICKING_KEY):
-        st.rerun()   # a run started or ended: a full rerun turns the ticks on or off
+    if is_live(ws) and (ws.run is None or ws.run.snapshot().finished):
+        st.session_state[LIVE_KEY] = False   # this run draws the result; polling stops
     header(ws, svc)
     left, right = st.columns([3, 2], gap="medium")
     with left:
@@ -68,6 +62,7 @@ def main_area(ws: Workspace, svc: Services) -> None:
         show_notices(ws)
         pending_connect(ws)
         side_panel(ws, svc)
+    keep_polling(ws)
 
 
 def header(ws: Workspace, svc: Services) -> None:

@@ -118,8 +118,7 @@ def drawn_canvas(at: AppTest) -> dict[str, Any]:
 def run_to_end(at: AppTest) -> AppTest:
     ws = ws_of(at)
     assert ws.run is not None and ws.run.wait(WAIT)
-    for _ in range(3):   # the run's end switches the ticking fragment off with a full rerun
-        at.run()
+    at.run()
     assert not at.exception, at.exception
     return at
 
@@ -365,8 +364,9 @@ def test_chat_playground_keeps_a_conversation_per_session(home: Path) -> None:
 def test_a_live_run_shows_running_nodes_and_streamed_tokens(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.ui import demo_nodes
     from ui.services import Services
-    from ui.views import common
+    from ui.views import common, runs
 
+    monkeypatch.setattr(runs, "TICK", None)   # the test reruns the page itself, step by step
     monkeypatch.setattr(common, "open_services",
                         lambda h: Services(demo_nodes.gated_registry(), open_store(h), Path(h)))
     open_store(home).save_flow(demo_nodes.gated_flow(), None)
@@ -390,8 +390,8 @@ def test_a_live_run_shows_running_nodes_and_streamed_tokens(home: Path, monkeypa
         assert "cl-status-" not in drawn["answer"]["className"] or "cl-status-queued" in drawn["answer"]["className"]
         assert "◐ gate · running" in [e.label for e in at.expander]
         assert "thinking… " in [c.value for c in at.code]
-        assert at.session_state["main_area_ticking"] is True
+        assert at.session_state["run_is_live"] is True
     finally:
         demo_nodes.GATE.set()
     run_to_end(at)
-    assert [c.value for c in at.code][0] == "HI" and at.session_state["main_area_ticking"] is False
+    assert [c.value for c in at.code][0] == "HI" and at.session_state["run_is_live"] is False

@@ -5,9 +5,11 @@ list of recorded runs (open one to see its trace again, on the canvas too)."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from engine.errors import ChainloomError
 from engine.flow import Flow
@@ -20,6 +22,7 @@ STATUS_BADGE = {"queued": "○", "running": "◐", "done": "●", "failed": "✖
                 "cancelled": "⊘"}
 RUN_BADGE = {"starting": "⏳", "running": "⏳", "succeeded": "✅", "failed": "🚫", "timeout": "⏱", "cancelled": "⊘"}
 LIVE_KEY = "run_is_live"
+TICK: float | None = 0.4   # seconds between redraws while a run is live (None: off, for tests)
 
 
 def flow_inputs(flow: Flow, svc: Services) -> list[tuple[str, str, Any, bool, str]]:
@@ -37,6 +40,21 @@ def flow_inputs(flow: Flow, svc: Services) -> list[tuple[str, str, Any, bool, st
 
 def is_live(ws: Workspace) -> bool:
     return ws.run is not None and bool(st.session_state.get(LIVE_KEY))
+
+
+def keep_polling(ws: Workspace) -> None:
+    """While a run is live, redraw the main area every TICK seconds.
+
+    The page reruns itself from the server rather than through a `run_every`
+    fragment: switching a fragment's timer on and off raced with the browser's
+    queued ticks and could drop the state of the fragment's widgets.
+    """
+    if TICK is None or not is_live(ws):
+        return
+    ctx = get_script_run_ctx()
+    in_fragment = bool(ctx is not None and ctx.fragment_ids_this_run)
+    time.sleep(TICK)
+    st.rerun(scope="fragment" if in_fragment else "app")
 
 
 def start_run(ws: Workspace, svc: Services, inputs: dict[str, Any], session_id: str | None = None) -> LiveRun:
