@@ -1,21 +1,25 @@
 """chainloom's visual builder: the Streamlit entry point (`chainloom ui` runs this file).
 
-Layout: the sidebar holds the node palette and the flow library; the main area
-holds the flow's header (name, version, Save, Undo), the canvas and a side panel
-(Properties, Run, Chat, Problems, History). The main area is a fragment, so canvas
-clicks and panel edits rerun only it (not the long palette); while a run is live
-it reruns itself every few tenths of a second to show statuses and streamed tokens.
+Layout: the sidebar holds the node palette; the main area holds the flow's header
+(name, version, Save, Undo), the canvas and a side panel (Properties, Run, Chat,
+Problems, History, Flows: the library). Every interaction reruns the whole script
+(about 40 ms of Python at 100 nodes); while a run is live the page reruns itself
+every few tenths of a second to show statuses and streamed tokens. No fragments:
+with the canvas component's own follow-up reruns, fragment reruns in this Streamlit
+raced with full ones and could drop the state of the fragment's widgets.
 """
 
 from __future__ import annotations
+
+import time
 
 import streamlit as st
 from streamlit_flow import streamlit_flow
 
 from ui.services import Services
 from ui.views.chat import chat_panel
-from ui.views.common import (PANEL_KEY, PANELS, canvas_key, panel, plain, services, show_notices,
-                             take_canvas_event, workspace)
+from ui.views.common import (PANELS, canvas_key, panel, panel_clicked, panel_widget_key, plain, services,
+                             show_notices, take_canvas_event, workspace)
 from ui.views.library import library, open_from_query, palette, save
 from ui.views.properties import pending_connect, problems, properties
 from ui.views.runs import LIVE_KEY, history_panel, is_live, keep_polling, run_panel
@@ -23,6 +27,7 @@ from ui.workspace import Workspace
 
 CANVAS_HEIGHT = 640
 PANEL_HEIGHT = 600
+FIT_WINDOW = 3.0        # seconds after opening a flow during which the canvas fits its view
 
 
 # A scrolling container shrinks its children to fit (text areas collapse to nothing);
@@ -42,16 +47,12 @@ def main() -> None:
     take_canvas_event(ws, svc)
     with st.sidebar:
         st.markdown("## 🧶 chainloom")
-        add_tab, flows_tab = st.tabs(["Add node", "Flows"])
-        with add_tab:
-            palette(ws, svc)
-        with flows_tab:
-            library(ws, svc)
-    st.fragment(main_area)(ws, svc)
+        st.caption("Add nodes to the canvas; open, save and export flows under **Flows** on the right.")
+        palette(ws, svc)
+    main_area(ws, svc)
 
 
 def main_area(ws: Workspace, svc: Services) -> None:
-    take_canvas_event(ws, svc)   # a fragment rerun skips main()
     if is_live(ws) and (ws.run is None or ws.run.snapshot().finished):
         st.session_state[LIVE_KEY] = False   # this run draws the result; polling stops
     header(ws, svc)
@@ -89,11 +90,12 @@ def _undo(ws: Workspace) -> None:
 
 def draw_canvas(ws: Workspace, svc: Services) -> None:
     state, _ = ws.canvas_state(svc.registry)
-    # Fit the view only when a canvas is first drawn: the component re-fits after every
-    # push while fit_view is on, which would move the user's view on each edit.
-    fit = st.session_state.get("fitted_gen") != ws.canvas_gen
-    st.session_state["fitted_gen"] = ws.canvas_gen
-    streamlit_flow(canvas_key(ws), state, height=CANVAS_HEIGHT, fit_view=fit and len(ws.flow.nodes) > 0,
+    # Fit the view only just after a flow is opened: the component re-fits after every
+    # push while fit_view is on, which would move the user's view on each edit. A short
+    # window (not one render) because the fit happens once the browser has measured
+    # the nodes, which can be after the next rerun.
+    fit = bool(ws.flow.nodes) and time.monotonic() - ws.loaded_at < FIT_WINDOW
+    streamlit_flow(canvas_key(ws), state, height=CANVAS_HEIGHT, fit_view=fit,
                    show_controls=True, show_minimap=len(ws.flow.nodes) > 25, allow_new_edges=True,
                    animate_new_edges=False, get_node_on_click=True, get_edge_on_click=True, pan_on_drag=True,
                    allow_zoom=True, min_zoom=0.1, hide_watermark=True)
@@ -106,10 +108,10 @@ def draw_canvas(ws: Workspace, svc: Services) -> None:
 
 def side_panel(ws: Workspace, svc: Services) -> None:
     counts = {"Problems": len(ws.issues(svc.registry))}
-    if PANEL_KEY not in st.session_state:
-        st.session_state[PANEL_KEY] = PANELS[0]
-    st.segmented_control("Panel", PANELS, key=PANEL_KEY, required=True, label_visibility="collapsed",
-                         format_func=lambda p: f"{p} ({counts[p]})" if counts.get(p) else p)
+    key = panel_widget_key()
+    st.segmented_control("Panel", PANELS, key=key, default=panel(), required=True, label_visibility="collapsed",
+                         format_func=lambda p: f"{p} ({counts[p]})" if counts.get(p) else p,
+                         on_change=panel_clicked, args=(key,))
     with st.container(height=PANEL_HEIGHT, border=False, key="side_panel"):   # scrolls: the canvas stays in view
         panel_body(ws, svc, panel())
 
@@ -123,8 +125,10 @@ def panel_body(ws: Workspace, svc: Services, current: str) -> None:
         chat_panel(ws, svc)
     elif current == "Problems":
         problems(ws, svc)
-    else:
+    elif current == "History":
         history_panel(ws, svc)
+    else:
+        library(ws, svc)
 
 
 main()

@@ -11,6 +11,8 @@ the flow stays the source of truth and the canvas is only read after an event.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -352,6 +354,16 @@ def _pair_from_new_edge_id(rest: str, nodes: Mapping[str, Any]) -> tuple[str, st
         if rest.startswith(src + "-") and rest[len(src) + 1:] in nodes:
             return src, rest[len(src) + 1:]
     return None
+
+
+def view_signature(value: StreamlitFlowState | Mapping[str, Any]) -> str:
+    """What a canvas shows, minus what the user changes there (positions, selection):
+    each node's text and classes, and the edges. Used to notice a stale canvas."""
+    nodes_raw, edges_raw, _, _ = canvas_dicts(value)
+    nodes = sorted((str(n.get("id")), str((n.get("data") or {}).get("content", "")), str(n.get("className", "")))
+                   for n in nodes_raw)
+    edges = sorted(str(e.get("id")) for e in edges_raw)
+    return hashlib.sha1(json.dumps([nodes, edges]).encode()).hexdigest()
 
 
 def apply_moves(flow: Flow, moved: Mapping[str, tuple[float, float]]) -> Flow:

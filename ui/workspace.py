@@ -95,7 +95,9 @@ class Workspace:
     drawn: str | None = None          # signature of what the canvas shows
     push_ts: int = 0                  # timestamp of the state we last pushed
     force_push: bool = False
+    pushed_view: str | None = None    # canvas.view_signature of the last push
     run: LiveRun | None = None        # the live or re-opened run shown on the canvas
+    loaded_at: float = 0.0            # time.monotonic() of the last load (the canvas fits its view)
     _issues: tuple[str, list[Issue]] | None = None
 
     # ------------------------------------------------------------ state
@@ -119,6 +121,7 @@ class Workspace:
         self.saved_text = dumps_flow(flow) if version is not None else None
         self.selected, self.pending, self.undo_stack = None, None, []
         self.run, self.canvas_gen, self.drawn = None, self.canvas_gen + 1, None
+        self.loaded_at = time.monotonic()
 
     def mark_saved(self, version: int) -> None:
         self.version, self.saved_text, self.source = version, dumps_flow(self.flow), "saved"
@@ -297,6 +300,16 @@ class Workspace:
         return target in graph and source in graph and nx.has_path(graph, target, source)
 
     # ------------------------------------------------------------ canvas
+    def check_shown(self, value: Any) -> None:
+        """Push again when the canvas reports something other than our last push.
+
+        The component lays nodes out asynchronously after each push; a layout started
+        before a newer push can finish after it and put the older nodes back (e.g. a
+        'running' status after 'done'). Its report shows that, so we redraw.
+        """
+        if self.pushed_view is not None and canvas.view_signature(value) != self.pushed_view:
+            self.force_push = True
+
     def apply_event(self, event: CanvasEvent, registry: Registry) -> None:
         """Fold in what the user did on the canvas (only called for a new timestamp)."""
         self.last_event_ts = max(self.last_event_ts, event.timestamp)
@@ -345,6 +358,7 @@ class Workspace:
             self.push_ts = max(canvas.now_ms() + PUSH_AHEAD_MS, self.push_ts + 1)
             state.timestamp = self.push_ts
             self.drawn, self.force_push = sig, False
+            self.pushed_view = canvas.view_signature(state)
             return state, True
         return state, False
 

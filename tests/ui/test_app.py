@@ -115,6 +115,18 @@ def drawn_canvas(at: AppTest) -> dict[str, Any]:
     return json.loads(element.proto.json_args)  # type: ignore[no-any-return]
 
 
+def panel_switch(at: AppTest) -> Any:
+    (control,) = [s for s in at.segmented_control if s.key and s.key.startswith("panel_")]
+    return control
+
+
+def switch(at: AppTest, name: str) -> AppTest:
+    """Click a side panel tab."""
+    panel_switch(at).set_value(name).run()
+    assert not at.exception, at.exception
+    return at
+
+
 def run_to_end(at: AppTest) -> AppTest:
     ws = ws_of(at)
     assert ws.run is not None and ws.run.wait(WAIT)
@@ -127,7 +139,7 @@ def run_to_end(at: AppTest) -> AppTest:
 def test_empty_page_offers_the_palette_and_the_library(home: Path) -> None:
     at = start()
     labels = {b.label for b in at.button}
-    assert {"+ Text input", "+ Chat model", "+ Prompt template", "New flow", "💾 Save"} <= labels
+    assert {"+ Text input", "+ Chat model", "+ Prompt template", "💾 Save"} <= labels
     assert "never saved" in texts(at)
     assert drawn_canvas(at)["nodes"] == []
 
@@ -156,7 +168,6 @@ def test_connect_unique_ambiguous_and_incompatible(home: Path) -> None:
     assert "connected llm.text → text_transform.text" in texts(at)
     edge = next(e for e in drawn_canvas(at)["edges"] if e["id"] == "llm.text->text_transform.text")
     assert edge["label"] == "text → text"
-    at.session_state["panel"] = "Properties"
     canvas_event(at, selected="prompt")
     at.text_area(key=field_key(ws, "prompt", "template")).set_value("{question} and {context}").run()
     canvas_event(at, new_edges=(("question", "prompt"),))   # question.text -> question exists: one pair left
@@ -227,11 +238,10 @@ def test_problems_list_selects_the_node(home: Path) -> None:
     at = start(example="qa")
     canvas_event(at, selected="llm")
     at.button(key="del_edge:llm.text->answer.value").click().run()
-    at.session_state["panel"] = "Problems"
-    at.run()
+    switch(at, "Problems")
     (issue,) = [b for b in at.button if b.key and b.key.startswith("issue:")]
     assert unescape(issue.label).startswith("⚠ answer.value: required input (Text) is not connected")
-    assert "Problems (1)" in at.segmented_control(key="panel").options
+    assert "Problems (1)" in panel_switch(at).options
     issue.click().run()
     assert ws_of(at).selected == "answer" and at.session_state["panel"] == "Properties"
     drawn = {n["id"]: n for n in drawn_canvas(at)["nodes"]}
@@ -259,6 +269,7 @@ def test_library_open_duplicate_delete_with_confirmation(home: Path) -> None:
     store = open_store(home)
     store.save_flow(qa_flow("saved_one"), None)
     at = start()
+    switch(at, "Flows")
     at.selectbox(key="lib_saved").set_value("saved_one").run()
     at.button(key="lib_open").click().run()
     ws = ws_of(at)
@@ -276,6 +287,7 @@ def test_import_shows_every_problem_and_changes_nothing(home: Path) -> None:
     store = open_store(home)
     store.save_flow(qa_flow(), None)
     at = start(flow="qa")
+    switch(at, "Flows")
     before = dumps_flow(ws_of(at).flow)
     broken = {"schema_version": 1, "id": "qa", "nodes": [
         {"id": "a", "type": "nope.thing"}, {"id": "b", "type": "output.text", "config": {"name": "x", "bogus": 1}}],
@@ -297,8 +309,7 @@ def test_import_shows_every_problem_and_changes_nothing(home: Path) -> None:
 
 def test_run_shows_statuses_outputs_and_history(home: Path) -> None:
     at = start(example="qa")
-    at.session_state["panel"] = "Run"
-    at.run()
+    switch(at, "Run")
     at.text_area(key="run_in:qa:question").set_value("What does chainloom build?")   # sent with the form
     at.button(key=next(b.key for b in at.button if b.label == "▶ Run flow")).click().run()
     run_to_end(at)
@@ -309,8 +320,7 @@ def test_run_shows_statuses_outputs_and_history(home: Path) -> None:
     drawn = {n["id"]: n for n in drawn_canvas(at)["nodes"]}
     assert all("cl-status-done" in drawn[n]["className"] for n in ("question", "prompt", "llm", "answer"))
     assert "succeeded" in texts(at)
-    at.session_state["panel"] = "History"
-    at.run()
+    switch(at, "History")
     (hist,) = [b for b in at.button if b.key and b.key.startswith("hist:")]
     assert "succeeded" in hist.label
     ws_of(at).run = None
@@ -324,8 +334,7 @@ def test_a_failed_node_shows_its_error_and_what_to_do(home: Path) -> None:
     flow.nodes[2].config = {"provider": "openai", "api_key_env": "CHAINLOOM_TEST_UNSET_KEY"}
     open_store(home).save_flow(flow, None)
     at = start(flow="qa")
-    at.session_state["panel"] = "Run"
-    at.run()
+    switch(at, "Run")
     at.button(key=next(b.key for b in at.button if b.label == "▶ Run flow")).click().run()
     run_to_end(at)
     shown = texts(at)
@@ -347,8 +356,7 @@ def test_chat_playground_keeps_a_conversation_per_session(home: Path) -> None:
     })
     open_store(home).save_flow(chat, None)
     at = start(flow="chat")
-    at.session_state["panel"] = "Chat"
-    at.run()
+    switch(at, "Chat")
     assert "Session `" in texts(at)
     at.chat_input(key="chat_box").set_value("Hello there. How are you?").run()
     run_to_end(at)
@@ -372,8 +380,7 @@ def test_a_live_run_shows_running_nodes_and_streamed_tokens(home: Path, monkeypa
     open_store(home).save_flow(demo_nodes.gated_flow(), None)
     demo_nodes.GATE.clear()
     at = start(flow="gated")
-    at.session_state["panel"] = "Run"
-    at.run()
+    switch(at, "Run")
     at.text_area(key="run_in:gated:question").set_value("hi")
     try:
         at.button(key=next(b.key for b in at.button if b.label == "▶ Run flow")).click().run()

@@ -90,7 +90,6 @@ def wait_edge(page: Any, edge_id: str) -> None:
 
 
 def add_from_palette(page: Any, query: str, label: str, node_id: str) -> None:
-    page.get_by_role("tab", name="Add node").click()
     search = page.get_by_label("Search nodes")
     search.fill(query)
     search.press("Enter")
@@ -117,7 +116,7 @@ def settle(page: Any) -> None:
 def test_build_save_run_and_export_in_a_browser(page: Any, server: tuple[str, Path], tmp_path: Path) -> None:
     url, home = server
     page.goto(url)
-    page.get_by_role("tab", name="Flows").click()
+    page.get_by_role("radio", name="Flows", exact=True).click()
     page.get_by_role("combobox", name="Examples").click()
     page.get_by_role("option", name="Hello: ask a question about chainloom").click()
     page.get_by_role("button", name="Open example").click()
@@ -159,7 +158,7 @@ def test_build_save_run_and_export_in_a_browser(page: Any, server: tuple[str, Pa
     assert len(outputs) == 2 and outputs[1] == outputs[0].upper() and outputs[0].strip()
     shot(page, "03_run_finished")
 
-    page.get_by_role("tab", name="Flows").click()
+    page.get_by_role("radio", name="Flows", exact=True).click()
     with page.expect_download() as download:
         page.get_by_role("button", name="Export JSON").click()
     exported = tmp_path / "hello-exported.json"

@@ -12,9 +12,10 @@ from ui import canvas
 from ui.services import Services, open_services
 from ui.workspace import Workspace
 
-PANELS = ("Properties", "Run", "Chat", "Problems", "History")
+PANELS = ("Properties", "Run", "Chat", "Problems", "History", "Flows")
 WS_KEY = "chainloom_workspace"
-PANEL_KEY = "panel"
+PANEL_KEY = "panel"            # the panel shown (ours, not a widget's)
+PANEL_GEN = "panel_gen"        # generation of the panel switch widget
 _IMAGE = re.compile(r"!\[")
 NOTICE_ICON = {"success": "✅", "info": "ℹ️", "warning": "⚠️", "error": "🚫"}
 
@@ -41,13 +42,32 @@ def canvas_key(ws: Workspace) -> str:
 
 
 def set_panel(name: str) -> None:
-    """Switch the side panel (only from callbacks: the widget is drawn later in the run)."""
-    st.session_state[PANEL_KEY] = name
+    """Switch the side panel from code.
+
+    The switch widget gets a new key instead of a new value: the canvas component
+    sends follow-up reruns carrying the browser's widget values, and one sent just
+    before this switch would otherwise set the old panel back.
+    """
+    if panel() != name:
+        st.session_state[PANEL_KEY] = name
+        st.session_state[PANEL_GEN] = st.session_state.get(PANEL_GEN, 0) + 1
 
 
 def panel() -> str:
     value = st.session_state.get(PANEL_KEY)
     return value if value in PANELS else PANELS[0]
+
+
+def panel_widget_key() -> str:
+    return f"panel_{st.session_state.get(PANEL_GEN, 0)}"
+
+
+def panel_clicked(key: str) -> None:
+    if key != panel_widget_key():
+        return   # a late report from a switch widget that a code switch has replaced
+    value = st.session_state.get(key)
+    if value in PANELS:
+        st.session_state[PANEL_KEY] = value
 
 
 def take_canvas_event(ws: Workspace, svc: Services) -> None:
@@ -57,6 +77,7 @@ def take_canvas_event(ws: Workspace, svc: Services) -> None:
         return
     event = canvas.read_event(value, ws.flow)
     before = ws.selected
+    ws.check_shown(value)
     ws.apply_event(event, svc.registry)
     if ws.selected != before and ws.selected and ws.flow.node(ws.selected) and panel() in ("Problems",):
         set_panel("Properties")

@@ -1,5 +1,6 @@
-"""The sidebar: the node palette and the flow library (new, open, examples, import,
-export, duplicate, delete, versions). Every button acts through a callback."""
+"""The node palette (sidebar) and the flow library (the Flows panel: new, open,
+examples, import, export, duplicate, delete, versions). Every button acts through a
+callback."""
 
 from __future__ import annotations
 
@@ -48,7 +49,8 @@ def library(ws: Workspace, svc: Services) -> None:
     _open_saved(ws, svc)
     _open_example(ws)
     _import(ws, svc)
-    st.download_button("Export JSON", export_text(ws.flow), file_name=f"{ws.flow.id}.json",
+    # The file is made when the button is clicked, from the flow as it is then.
+    st.download_button("Export JSON", lambda: export_text(ws.flow), file_name=f"{ws.flow.id}.json",
                        mime="application/json", key="lib_export", use_container_width=True,
                        help="The canonical flow file; secrets are variable names only")
     _versions(ws, svc)

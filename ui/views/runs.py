@@ -9,7 +9,6 @@ import time
 from typing import Any
 
 import streamlit as st
-from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from engine.errors import ChainloomError
 from engine.flow import Flow
@@ -43,7 +42,7 @@ def is_live(ws: Workspace) -> bool:
 
 
 def keep_polling(ws: Workspace) -> None:
-    """While a run is live, redraw the main area every TICK seconds.
+    """While a run is live, redraw the page every TICK seconds (call it last).
 
     The page reruns itself from the server rather than through a `run_every`
     fragment: switching a fragment's timer on and off raced with the browser's
@@ -51,10 +50,8 @@ def keep_polling(ws: Workspace) -> None:
     """
     if TICK is None or not is_live(ws):
         return
-    ctx = get_script_run_ctx()
-    in_fragment = bool(ctx is not None and ctx.fragment_ids_this_run)
     time.sleep(TICK)
-    st.rerun(scope="fragment" if in_fragment else "app")
+    st.rerun()
 
 
 def start_run(ws: Workspace, svc: Services, inputs: dict[str, Any], session_id: str | None = None) -> LiveRun:
