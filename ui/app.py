@@ -56,7 +56,7 @@ def main_area(ws: Workspace, svc: Services) -> None:
     if is_live(ws) and (ws.run is None or ws.run.snapshot().finished):
         st.session_state[LIVE_KEY] = False   # this run draws the result; polling stops
     header(ws, svc)
-    left, right = st.columns([3, 2], gap="medium")
+    left, right = st.columns([11, 8], gap="medium")
     with left:
         draw_canvas(ws, svc)
     with right:

@@ -92,12 +92,13 @@ def safe_ports(spec: NodeSpec | None, config: Mapping[str, Any], version: int = 
         cfg = spec.config.model_validate(raw)
     except Exception:  # noqa: BLE001 - a half-edited config still gets drawn
         cfg = None
+    if cfg is None:   # fixed ports still show; ports computed from the config cannot
+        return (() if callable(spec.inputs) else tuple(spec.inputs),
+                () if callable(spec.outputs) else tuple(spec.outputs))
     try:
-        ins = spec.input_ports(cfg) if cfg is not None or not callable(spec.inputs) else ()
-        outs = spec.output_ports(cfg) if cfg is not None or not callable(spec.outputs) else ()
+        return spec.input_ports(cfg), spec.output_ports(cfg)
     except Exception:  # noqa: BLE001
         return (), ()
-    return tuple(ins), tuple(outs)
 
 
 def node_markdown(fnode: FlowNode, spec: NodeSpec | None, look: NodeLook) -> str:
@@ -239,7 +240,7 @@ def layout_positions(flow: Flow) -> dict[str, tuple[float, float]]:
 
 
 def _depths(flow: Flow) -> dict[str, int]:
-    graph = nx.DiGraph()
+    graph: nx.DiGraph[str] = nx.DiGraph()
     graph.add_nodes_from(n.id for n in flow.nodes)
     graph.add_edges_from((e.source_node, e.target_node) for e in flow.edges
                          if e.source_node in graph and e.target_node in graph)
@@ -341,9 +342,9 @@ def read_event(value: StreamlitFlowState | Mapping[str, Any], flow: Flow) -> Can
         if pair[0] in by_id and pair[1] in by_id and pair not in event.connects:
             event.connects.append(pair)
     if isinstance(selected, str) and selected.startswith(NEW_EDGE_PREFIX) and not event.connects:
-        pair = _pair_from_new_edge_id(selected[len(NEW_EDGE_PREFIX):], by_id)
-        if pair is not None:
-            event.connects.append(pair)   # a second edge between the same two nodes
+        again = _pair_from_new_edge_id(selected[len(NEW_EDGE_PREFIX):], by_id)
+        if again is not None:
+            event.connects.append(again)   # a second edge between the same two nodes
     if selected in by_id or selected in ours:
         event.selected = selected
     return event

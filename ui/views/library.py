@@ -75,7 +75,7 @@ def _open_saved(ws: Workspace, svc: Services) -> None:
         st.caption("No saved flows yet.")
         return
     labels = {r.id: f"{r.name or r.id} · {r.id} · v{r.latest_version}" for r in records}
-    st.selectbox("Saved flows", list(labels), format_func=labels.get, key="lib_saved")
+    st.selectbox("Saved flows", list(labels), format_func=lambda i: labels.get(i, i), key="lib_saved")
     st.button("Open saved flow", key="lib_open", on_click=_open_selected, args=(ws, svc),
               use_container_width=True)
 
@@ -111,7 +111,8 @@ def _open_example(ws: Workspace) -> None:
     names = {str(e.path): e for e in found}
     choice = st.selectbox("Examples", list(names), format_func=lambda p: names[p].title, key="lib_example",
                           help="Example flows shipped in flows/")
-    desc = names[choice].flow.description if choice and names[choice].flow else ""
+    chosen = names[choice].flow if choice else None
+    desc = chosen.description if chosen is not None else ""
     if desc:
         st.caption(short(desc, 140))
     st.button("Open example", key="lib_open_example", on_click=_open_example_selected, args=(ws,),
@@ -170,7 +171,7 @@ def _versions(ws: Workspace, svc: Services) -> None:
         return
     labels = {v.version: f"v{v.version} · {v.created_at:%Y-%m-%d %H:%M}" + (f" · {v.message}" if v.message else "")
               for v in reversed(versions)}
-    st.selectbox("Versions", list(labels), format_func=labels.get, key="lib_version")
+    st.selectbox("Versions", list(labels), format_func=lambda v: labels.get(v, str(v)), key="lib_version")
     st.button("Open this version", key="lib_open_version", on_click=_open_version, args=(ws, svc),
               use_container_width=True)
 

@@ -239,7 +239,9 @@ def _policy(ws: Workspace, fnode: FlowNode, spec: NodeSpec) -> None:
     policy = fnode.policy
     changed = policy != NodePolicy()
     with st.expander("Run policy (timeout, retries, errors)" + (" · customised" if changed else "")):
-        k = lambda name: _key(ws, fnode.id, "policy", name)  # noqa: E731
+        def k(name: str) -> str:
+            return _key(ws, fnode.id, "policy", name)
+
         st.number_input("Timeout (s, 0 = none)", value=float(policy.timeout or 0), min_value=0.0,
                         max_value=86_400.0, key=k("timeout"), on_change=_apply_policy, args=(ws, fnode.id))
         st.number_input("Retries", value=policy.retries, min_value=0, max_value=5, key=k("retries"),
@@ -254,7 +256,9 @@ def _apply_policy(ws: Workspace, node_id: str) -> None:
     fnode = ws.flow.node(node_id)
     if fnode is None:
         return
-    get = lambda name: st.session_state.get(_key(ws, node_id, "policy", name))  # noqa: E731
+    def get(name: str) -> Any:
+        return st.session_state.get(_key(ws, node_id, "policy", name))
+
     values = fnode.policy.model_dump()
     values.update(timeout=get("timeout") or None, retries=int(get("retries") or 0),
                   on_error=get("on_error") or "fail", cache=bool(get("cache")))
