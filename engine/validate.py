@@ -256,6 +256,30 @@ class _Checker:
         return found["input"], found["output"]
 
 
+def static_outputs(flow: Flow, registry: Registry) -> set[str]:
+    """`node.port` of every static output in the flow (tolerates nodes with problems)."""
+    found: set[str] = set()
+    for fnode in flow.nodes:
+        if fnode.type not in registry:
+            continue
+        spec = registry.get(fnode.type)
+        try:
+            ports = spec.output_ports(spec.config.model_validate(spec.migrate(fnode.version, fnode.config)))
+        except Exception:  # noqa: BLE001 - a bad config: fall back to the spec's fixed ports
+            ports = () if callable(spec.outputs) else tuple(spec.outputs)
+        found.update(f"{fnode.id}.{p.name}" for p in ports if p.static)
+    return found
+
+
+def ordering_graph(flow: Flow, registry: Registry) -> "nx.DiGraph[str]":
+    """Nodes and the edges that order them: edges from static outputs order nothing."""
+    static = static_outputs(flow, registry)
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    graph.add_nodes_from(n.id for n in flow.nodes)
+    graph.add_edges_from((e.source_node, e.target_node) for e in flow.edges if e.source not in static)
+    return graph
+
+
 def check(flow: Flow, registry: Registry) -> tuple[Plan | None, list[Issue]]:
     """Validate `flow`; return the plan (None when there are issues) and every issue."""
     checker = _Checker(flow, registry)

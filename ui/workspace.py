@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from engine.flow import ID_PATTERN, Edge, Flow, FlowNode, NodePolicy, dumps_flow
 from engine.node import NodeSpec
 from engine.registry import Registry
-from engine.validate import Issue, check
+from engine.validate import Issue, check, ordering_graph
 from ui import canvas
 from ui.canvas import CanvasEvent, NodeLook
 from ui.live import LiveRun
@@ -276,7 +276,9 @@ class Workspace:
         existing = {(e.source_port, e.target_port) for e in self.flow.edges
                     if e.source_node == source and e.target_node == target}
         result = infer(source, outs, target, ins, taken=taken, existing=existing)
-        if not isinstance(result, Incompatible) and self._makes_cycle(source, target):
+        pairs = [result.pair] if isinstance(result, Unique) else list(getattr(result, "pairs", ()))
+        static = bool(pairs) and all(p.source.static for p in pairs)  # static outputs order nothing
+        if not isinstance(result, Incompatible) and not static and self._makes_cycle(source, target, registry):
             self.note("error", f"connecting '{source}' to '{target}' would make a cycle; flows are acyclic")
         elif isinstance(result, Unique):
             self._add_edge(source, result.pair.source.name, target, result.pair.target.name)
@@ -295,8 +297,8 @@ class Workspace:
         self._add_edge(pending.source, out, pending.target, inp)
         self.note("success", f"connected {pending.source}.{out} → {pending.target}.{inp}")
 
-    def _makes_cycle(self, source: str, target: str) -> bool:
-        graph = nx.DiGraph((e.source_node, e.target_node) for e in self.flow.edges)
+    def _makes_cycle(self, source: str, target: str, registry: Registry) -> bool:
+        graph = ordering_graph(self.flow, registry)
         return target in graph and source in graph and nx.has_path(graph, target, source)
 
     # ------------------------------------------------------------ canvas

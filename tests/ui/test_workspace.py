@@ -134,3 +134,26 @@ def test_notices_keep_the_newest_few() -> None:
     for n in range(5):
         ws.note("info", f"n{n}")
     assert [n.text for n in ws.current_notices()] == ["n2", "n3", "n4"]
+
+
+def test_a_static_output_may_feed_a_node_upstream_of_its_own_node() -> None:
+    """A parser's format instructions go into the prompt that feeds the parser: no cycle."""
+    from engine.flow import parse_flow
+    from nodes.registry import default_registry
+    from ui.workspace import Workspace
+
+    registry = default_registry()
+    ws = Workspace()
+    ws.load(parse_flow({"schema_version": 1, "id": "p", "nodes": [
+        {"id": "prompt", "type": "prompt.template", "config": {"template": "{question}\n{format}"}},
+        {"id": "llm", "type": "llm.chat", "config": {}},
+        {"id": "parse", "type": "parser.json", "config": {}}],
+        "edges": [{"from": "prompt.prompt", "to": "llm.prompt"}, {"from": "llm.text", "to": "parse.text"}]}),
+        version=None, source="test")
+    ws.connect("parse", "prompt", registry)  # two Text inputs fit: the panel asks which
+    assert ws.pending is not None and [c[:2] for c in ws.pending.pairs] == [
+        ("format_instructions", "format"), ("format_instructions", "question")]
+    ws.choose(0)
+    assert "parse.format_instructions" in [e.source for e in ws.flow.edges]
+    ws.connect("llm", "prompt", registry)  # a real cycle is still refused
+    assert not any(e.source == "llm.text" and e.target_node == "prompt" for e in ws.flow.edges)
