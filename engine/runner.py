@@ -148,6 +148,32 @@ def default_home() -> Path:
     return Path(os.environ.get("CHAINLOOM_HOME") or Path.home() / ".chainloom")
 
 
+class RunControl:
+    """Lets another thread stop a run: pass `control=` to `Runner.run`, then `cancel()`.
+
+    The run ends with status "cancelled"; in-flight nodes are cancelled and every
+    node gets a terminal event, as with any other stop.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._target: tuple[asyncio.AbstractEventLoop, asyncio.Task[Any]] | None = None
+        self.cancelled = False
+
+    def bind(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> None:
+        with self._lock:
+            self._target = (loop, task)
+            if self.cancelled:
+                loop.call_soon_threadsafe(task.cancel)
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled = True
+            if self._target is not None:
+                loop, task = self._target
+                loop.call_soon_threadsafe(task.cancel)
+
+
 class Runner:
     """Validates and runs flows against one registry, recording what happens."""
 
@@ -167,7 +193,8 @@ class Runner:
     async def arun(self, flow: Flow | Plan, inputs: Mapping[str, Any] | None = None, *,
                    handlers: Sequence[Handler] = (), run_id: str | None = None,
                    session_id: str | None = None, timeout: float | None = None,
-                   trace: bool = True, flow_version: int | None = None) -> RunResult:
+                   trace: bool = True, flow_version: int | None = None,
+                   control: RunControl | None = None) -> RunResult:
         """Validate (raises ValidationFailed), then run; node failures land in the result."""
         plan = self.plan(flow)
         inputs = dict(inputs or {})
@@ -180,6 +207,10 @@ class Runner:
             all_handlers.append(TraceFile(self.trace_dir / f"{options.run_id}.jsonl"))
         if self.store is not None:
             all_handlers.append(self.store.recorder(options.run_id, plan.flow, inputs, flow_version))
+        if control is not None:
+            task = asyncio.current_task()
+            if task is not None:
+                control.bind(asyncio.get_running_loop(), task)
         return await execute(plan, inputs, all_handlers, options)
 
     def run(self, flow: Flow | Plan, inputs: Mapping[str, Any] | None = None, **kwargs: Any) -> RunResult:

@@ -20,6 +20,7 @@ from engine.errors import ChainloomError, ValidationFailed
 from engine.events import (Event, NodeCancelled, NodeFailed, NodeFinished, NodeSkipped, NodeStarted,
                            NodeStep, NodeToken, RunFinished, RunStarted, event_from_dict)
 from engine.flow import Flow
+from engine.runner import RunControl
 
 MAX_TOKEN_CHARS = 20_000   # streamed text kept per node for the live view
 
@@ -79,13 +80,14 @@ class LiveRun:
                                  inputs=dict(inputs or {}))
         self.thread: threading.Thread | None = None
         self.result: Any = None
+        self.control = RunControl()
 
     # ------------------------------------------------------------- running
     def start(self, runner: FlowRunner, flow: Flow, inputs: Mapping[str, Any], *,
               session_id: str | None = None, flow_version: int | None = None,
               timeout: float | None = None) -> LiveRun:
         """Run `flow` in a daemon thread; returns self at once."""
-        kwargs: dict[str, Any] = {"handlers": [self.handle], "run_id": self.run_id}
+        kwargs: dict[str, Any] = {"handlers": [self.handle], "run_id": self.run_id, "control": self.control}
         if session_id:
             kwargs["session_id"] = session_id
         if flow_version is not None:
@@ -107,6 +109,10 @@ class LiveRun:
         self.thread = threading.Thread(target=work, name=f"chainloom-ui-run-{self.run_id[:8]}", daemon=True)
         self.thread.start()
         return self
+
+    def cancel(self) -> None:
+        """Stop the run: in-flight nodes are cancelled and it ends as "cancelled"."""
+        self.control.cancel()
 
     def fail(self, error: str, hint: str = "") -> None:
         """Record a run that ended before or outside the scheduler (bad inputs, invalid flow)."""

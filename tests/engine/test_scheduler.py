@@ -273,3 +273,22 @@ def test_bounded_concurrency(toys: Toys) -> None:
                 [*[("in.text", f"p{i}.text") for i in range(6)], *[(f"p{i}.text", f"o{i}.value") for i in range(6)]])
     result = Runner(toys.registry, max_concurrency=2).run(parse_flow(body), {"q": "x"})
     assert result.ok and live[1] == 2
+
+
+def test_a_run_control_cancels_a_run_from_another_thread(toys: Toys) -> None:
+    import threading
+
+    from engine.runner import RunControl
+
+    body = flow([IN, ("slow", "toy.block", {"delay": 0.3}), ("after", "toy.step", {}), out("o")],
+                [("in.text", "slow.text"), ("slow.text", "after.text"), ("after.text", "o.value")])
+    control = RunControl()
+    results: list[RunResult] = []
+    worker = threading.Thread(target=lambda: results.append(
+        Runner(toys.registry).run(parse_flow(body), {"q": "x"}, control=control)))
+    worker.start()
+    worker.join(0.1)  # usually mid-run; a cancel that comes before the run starts is remembered
+    control.cancel()
+    worker.join(10)
+    assert results[0].status == "cancelled"
+    assert results[0].node_status["after"] == "cancelled" and "after" not in toys.calls

@@ -72,3 +72,37 @@ def test_replaying_a_trace_gives_the_same_view() -> None:
     first = live.snapshot()
     assert again.run_id == first.run_id and again.statuses() == first.statuses()
     assert again.outputs == first.outputs and again.nodes["llm"].tokens == first.nodes["llm"].tokens
+
+
+def test_stopping_a_live_run_cancels_it() -> None:
+    import asyncio
+
+    from engine.flow import parse_flow
+    from engine.node import FlowInputConfig, FlowOutputConfig, NodeConfig, NodeSpec
+    from engine.ports import Port, PortType
+    from engine.registry import Registry
+
+    started = threading.Event()
+
+    async def wait_forever(config: NodeConfig, inputs: dict, ctx: object) -> dict:
+        started.set()
+        await asyncio.sleep(60)
+        return {"text": inputs["text"]}
+
+    text = [Port("text", PortType.TEXT)]
+    reg = Registry([
+        NodeSpec("input.text", 1, "In", "", FlowInputConfig, lambda c, i, x: {"text": "x"}, outputs=text,
+                 role="input", blocking=False),
+        NodeSpec("slow.wait", 1, "Wait", "", NodeConfig, wait_forever, inputs=text, outputs=text),
+        NodeSpec("output.text", 1, "Out", "", FlowOutputConfig, lambda c, i, x: {"value": i["value"]},
+                 inputs=[Port("value", PortType.TEXT)], role="output", blocking=False)])
+    flow = parse_flow({"schema_version": 1, "id": "s", "nodes": [
+        {"id": "q", "type": "input.text", "config": {"name": "q", "required": False}},
+        {"id": "w", "type": "slow.wait"}, {"id": "o", "type": "output.text", "config": {"name": "o"}}],
+        "edges": [{"from": "q.text", "to": "w.text"}, {"from": "w.text", "to": "o.value"}]})
+    live = LiveRun(node_ids=["q", "w", "o"]).start(Runner(reg), flow, {})
+    assert started.wait(WAIT)
+    live.cancel()
+    assert live.wait(WAIT)
+    snap = live.snapshot()
+    assert snap.status == "cancelled" and snap.statuses() == {"q": "done", "w": "cancelled", "o": "cancelled"}

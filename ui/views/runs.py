@@ -69,7 +69,11 @@ def run_panel(ws: Workspace, svc: Services) -> None:
         st.warning(f"Fix {len(issues)} problem(s) before running (see Problems).", icon="⚠️")
     _inputs_form(ws, svc, disabled=bool(issues) or is_live(ws))
     if ws.run is not None:
-        show_run(ws, ws.run.snapshot())
+        snap = ws.run.snapshot()
+        if not snap.finished:
+            st.button("⏹ Stop run", key="stop_run", on_click=ws.run.cancel,
+                      help="Cancel the running nodes; the run ends as 'cancelled'.")
+        show_run(ws, snap)
 
 
 def _inputs_form(ws: Workspace, svc: Services, *, disabled: bool) -> None:
