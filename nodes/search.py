@@ -11,13 +11,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from nodes.words import stem
+
 _WORD = re.compile(r"\w+")
 _STOP = frozenset("a an and are as at be but by for from has have in is it its of on or that the this "
                   "to was were will with what which who how when where why does do".split())
 
 
 def terms(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text.lower()) if w not in _STOP]
+    return [stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP]
 
 
 class BM25:

@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from nodes.llms.base import ChatRequest, Completion, TokenSink, Usage, apply_limits, count_tokens, emit_words
+from nodes.words import stem
 
 MODEL_NAME = "offline-extractive"
 MAX_SENTENCES = 3
@@ -54,32 +55,6 @@ _LEADING_LABEL = re.compile(r"^[A-Za-z][\w ]{0,30}:\s+")
 class Sentence:
     text: str
     terms: tuple[str, ...]
-
-
-def stem(word: str) -> str:
-    """A deliberately small stemmer: plural, -ing, -ed, -ly and final -e; doubled consonants."""
-    if len(word) <= 3 or word.isdigit():
-        return word
-    word = _strip_suffix(word)
-    if len(word) >= 4 and word.endswith("e") and not word.endswith("ee"):
-        word = word[:-1]  # store/stored, trace/traced, time/timing meet at stor, trac, tim
-    return word
-
-
-def _strip_suffix(word: str) -> str:
-    for suffix, repl, min_len in (("ies", "y", 5), ("sses", "ss", 5), ("ing", "", 6), ("edly", "", 7),
-                                  ("ed", "", 5), ("ly", "", 5), ("es", "", 5), ("s", "", 4)):
-        if not word.endswith(suffix) or len(word) < min_len:
-            continue
-        if suffix == "s" and word.endswith(("ss", "us", "is")):
-            return word
-        if suffix == "es" and not word.endswith(("ses", "xes", "zes", "ches", "shes")):
-            continue
-        word = word[: len(word) - len(suffix)] + repl
-        if suffix in ("ing", "ed") and len(word) > 3 and word[-1] == word[-2] and word[-1] not in "lsz":
-            word = word[:-1]
-        return word
-    return word
 
 
 def terms(text: str) -> tuple[str, ...]:

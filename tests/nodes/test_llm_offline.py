@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 from nodes.llms.base import ChatRequest
-from nodes.llms.offline import EMPTY, NO_CONTEXT, NOT_FOUND, OfflineModel, extract_answer, split_sentences, stem
+from nodes.llms.offline import EMPTY, NO_CONTEXT, NOT_FOUND, OfflineModel, extract_answer, split_sentences
+from nodes.words import stem
 from nodes.messages import Message
 from tests.nodes.flowkit import make_flow, run, tokens
 
