@@ -7,13 +7,14 @@ request is recorded as (method, full path, headers, body text).
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.local import LocalServer
 from urllib.parse import urlsplit
 
 
-class FakeApiServer:
+class FakeApiServer(LocalServer):
     def __init__(self, routes: dict[str, tuple[int, Any]]) -> None:
         self.routes = routes
         self.requests: list[tuple[str, str, dict[str, str], str]] = []
@@ -38,21 +39,4 @@ class FakeApiServer:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer  # noqa: N815
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> FakeApiServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        LocalServer.__init__(self, Handler)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.local import LocalServer
 
 DIM = 8
 
@@ -20,7 +21,7 @@ def vector(text: str) -> list[float]:
     return [b / 255.0 for b in digest[:DIM]]
 
 
-class FakeEmbedServer:
+class FakeEmbedServer(LocalServer):
     def __init__(self) -> None:
         self.requests: list[tuple[str, dict[str, Any], dict[str, str]]] = []
         outer = self
@@ -56,18 +57,4 @@ class FakeEmbedServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def __enter__(self) -> FakeEmbedServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        LocalServer.__init__(self, Handler)

@@ -15,8 +15,10 @@ import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.local import LocalServer
 
 TEST_KEY = "sk-test-planted-secret-4242"
 
@@ -53,7 +55,7 @@ class Recorded:
     body: dict[str, Any]
 
 
-class ReplayServer:
+class ReplayServer(LocalServer):
     """Subclasses set `paths` (the routes served) and implement `answer` and `error_body`."""
 
     paths: tuple[str, ...] = ()
@@ -63,29 +65,13 @@ class ReplayServer:
         self.api_key = api_key
         self.replies: deque[Reply] = deque()
         self.requests: list[Recorded] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}{self.url_path}"
+        LocalServer.__init__(self, _handler(self))
 
     def queue(self, *replies: Reply) -> None:
         self.replies.extend(replies)
 
     def next_reply(self) -> Reply:
         return self.replies.popleft() if self.replies else Reply()
-
-    def __enter__(self) -> ReplayServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
     def answer(self, http: ReplyHandler, path: str, reply: Reply, body: dict[str, Any]) -> None:
         raise NotImplementedError

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.local import LocalServer
 
 Route = tuple[int, dict[str, str], bytes]
 
 
-class FakeWebServer:
+class FakeWebServer(LocalServer):
     def __init__(self, routes: dict[str, Route]) -> None:
         self.routes = routes
         self.hits: list[tuple[str, dict[str, str]]] = []
@@ -29,21 +30,4 @@ class FakeWebServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> FakeWebServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        LocalServer.__init__(self, Handler)
