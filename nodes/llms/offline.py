@@ -98,7 +98,10 @@ def bm25(query: tuple[str, ...], docs: list[Sentence]) -> list[float]:
 
 
 def _is_statement(sentence: str) -> bool:
-    return not _LABEL.match(sentence) and not sentence.rstrip("\"') ").endswith("?")
+    """Not a label, not a question, and not a heading (a few words with no closing stop)."""
+    end = sentence.rstrip("\"') ")
+    heading = len(sentence.split()) <= 4 and not end.endswith((".", "!", ";"))
+    return not _LABEL.match(sentence) and not end.endswith("?") and not heading
 
 
 def extract_answer(prompt: str, context: str = "") -> str:

@@ -105,3 +105,9 @@ def test_a_long_prompt_is_scored_off_the_event_loop_with_the_same_answer() -> No
     assert len(prompt) > 50_000
     got = asyncio.run(OfflineModel().complete(ChatRequest(messages=(Message("user", prompt),)), lambda t: None))
     assert got.text == extract_answer(prompt) == "The vault code is 4711."
+
+
+def test_headings_are_not_quoted_as_answers() -> None:
+    prompt = ("# Returns and Refunds\n\n## Equipment\n\nGrinders can be returned within 60 days if unused.\n\n"
+              "Question: How long do I have to return a grinder?")
+    assert extract_answer(prompt) == "Grinders can be returned within 60 days if unused."
