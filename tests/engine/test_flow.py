@@ -114,7 +114,7 @@ def _registry() -> Registry:
 
 
 def test_secret_fields_take_a_variable_name_never_a_key() -> None:
-    body = flow([("k", "x.key", {"api_key_env": "sk-live-0123456789abcdef"})], [])
+    body = flow([("k", "x.key", {"api_key_env": "sk-live-0123456789"})], [])
     body["nodes"][0]["version"] = 2
     issue = validate(parse_flow(body), _registry())[0]
     assert issue.code == "bad_config" and issue.node == "k"

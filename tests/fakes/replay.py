@@ -20,7 +20,7 @@ from typing import Any
 
 from tests.fakes.local import LocalServer
 
-TEST_KEY = "sk-test-planted-secret-4242"
+TEST_KEY = "sk-test-PLANTED-42"
 
 
 @dataclass

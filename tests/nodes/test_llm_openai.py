@@ -93,7 +93,7 @@ def test_a_server_without_usage_leaves_a_step_instead_of_made_up_counts(openai_s
 
 def test_a_rejected_key_is_a_clear_permanent_error_that_never_shows_the_key(
         openai_server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    wrong = "sk-wrong-but-still-secret-9876"
+    wrong = "sk-wrong-secret-98"
     monkeypatch.setenv(KEY_ENV, wrong)
     result = run(chat_flow(openai_server.url, policy={"retries": 2, "backoff": 0}), trace_dir=tmp_path)
     assert result.status == "failed"

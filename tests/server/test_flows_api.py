@@ -144,7 +144,7 @@ def test_malformed_flow_422_names_node_by_id_and_field(client: TestClient) -> No
 
 def test_request_422_never_echoes_the_value_sent(client: TestClient) -> None:
     flow = chain()
-    flow["nodes"][2]["config"]["api_key_env"] = "sk-live-PLANTED-value-123"
+    flow["nodes"][2]["config"]["api_key_env"] = "sk-live-PLANTED-12"
     r = client.post("/flows", json={"flow": flow})
     assert r.status_code == 422
     assert "PLANTED" not in r.text

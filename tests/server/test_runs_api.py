@@ -257,7 +257,7 @@ def test_list_runs_filters(client: TestClient) -> None:
 
 
 def test_provider_error_quoting_the_key_never_reaches_any_response(client: TestClient, monkeypatch) -> None:
-    planted = "sk-planted-server-secret-77"
+    planted = "sk-PLANTED-srv-77"
     monkeypatch.setenv("PLANTED_KEY", planted)
     with FakeOpenAIServer(api_key="sk-the-right-one") as fake:  # rejects ours and quotes it back
         flow = piped("remote", ("llm.chat", {"provider": "openai", "base_url": fake.url,

@@ -46,11 +46,11 @@ def test_examples_are_read_and_broken_ones_reported(tmp_path: Path) -> None:
 
 
 def test_export_is_canonical_and_holds_secret_names_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DEMO_KEY", "sk-planted-secret-value")
+    monkeypatch.setenv("DEMO_KEY", "sk-PLANTED-ui-val")
     flow = qa_flow(api_key_env="DEMO_KEY")
     text = export_text(flow)
     assert text == dumps_flow(flow) and '"api_key_env": "DEMO_KEY"' in text
-    assert "sk-planted-secret-value" not in text
+    assert "sk-PLANTED-ui-val" not in text
     assert dumps_flow(parse_flow(text)) == text
 
 
