@@ -28,12 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import corpus  # noqa: E402
 
-from nodes.documents import Document  # noqa: E402
-from nodes.embeddings import HashingEmbedder  # noqa: E402
-from nodes.readers import read_text  # noqa: E402
-from nodes.search import distances, top_k  # noqa: E402
-from nodes.splitters import RecursiveSplitter, chunk_documents  # noqa: E402
-from nodes.vectorstores import ChromaStore, Hnsw, client_for  # noqa: E402
+from nodes.support.documents import Document  # noqa: E402
+from nodes.support.embedders import HashingEmbedder  # noqa: E402
+from nodes.support.readers import read_text  # noqa: E402
+from nodes.support.search import distances, top_k  # noqa: E402
+from nodes.splitter import RecursiveSplitter, chunk_documents  # noqa: E402
+from nodes.support.vector_store import ChromaStore, Hnsw, client_for  # noqa: E402
 
 console = Console(width=220)
 SIZE, OVERLAP = 1000, 200

@@ -9,7 +9,7 @@ import pytest
 
 from engine.flow import load_flow
 from engine.runner import Runner
-from nodes.memory.kinds import KINDS
+from nodes.support.chat_memory.kinds import KINDS
 from nodes.registry import default_registry
 
 FLOWS = Path(__file__).resolve().parent.parent / "flows"

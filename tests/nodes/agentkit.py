@@ -63,8 +63,8 @@ class ReplayModel:
     async def complete(self, request: Any, on_token: Any) -> Any:
         import asyncio  # noqa: PLC0415
 
-        from nodes.llms.base import Completion, Usage  # noqa: PLC0415
-        from nodes.messages import ToolCall  # noqa: PLC0415
+        from nodes.support.providers.base import Completion, Usage  # noqa: PLC0415
+        from nodes.support.messages import ToolCall  # noqa: PLC0415
 
         self.requests.append(request)
         if self.delay:

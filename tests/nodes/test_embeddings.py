@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nodes.embeddings import CachedEmbedder, CohereEmbedder, HashingEmbedder, OpenAIEmbedder
+from nodes.support.embedders import CachedEmbedder, CohereEmbedder, HashingEmbedder, OpenAIEmbedder
 from tests.fakes.embed_server import FakeEmbedServer, vector
 from tests.nodes.flowkit import make_flow, run
 

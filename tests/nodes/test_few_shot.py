@@ -9,8 +9,8 @@ import pytest
 from pydantic import ValidationError
 
 from engine.validate import validate
-from nodes.prompts import FewShotConfig
-from nodes.prompts.selectors import by_length, by_mmr, by_similarity
+from nodes.prompt import FewShotConfig
+from nodes.prompt._selectors import by_length, by_mmr, by_similarity
 from nodes.registry import default_registry
 from tests.nodes.flowkit import make_flow, run
 

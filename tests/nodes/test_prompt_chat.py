@@ -8,8 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from engine.validate import validate
-from nodes.messages import Message
-from nodes.prompts import ChatPromptConfig, detect_variables
+from nodes.support.messages import Message
+from nodes.prompt import ChatPromptConfig, detect_variables
 from nodes.registry import default_registry
 from tests.nodes.flowkit import make_flow, run
 

@@ -1,0 +1,52 @@
+"""The model a node talks to: the LanguageModel input when one is connected, else its own config.
+
+Memory, routers, agents and chains call a model the same way: `model_for` picks
+the model (a ConfiguredModel from `llm.model`, or one built from the node's own
+ModelConfig), `ask` sends a conversation as a request made with the node's
+settings, streams tokens into the node's trace when asked, and records usage,
+cost and retries on the node that asked (nodes.support.providers.model.ask).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import TYPE_CHECKING, Any
+
+from engine.ports import Port, PortType
+from nodes.support.providers.base import ChatModel, Completion, chat_messages
+from nodes.support.providers.config import ModelConfig
+from nodes.support.providers.model import ConfiguredModel
+from nodes.support.providers.model import ask as ask_model
+from nodes.support.providers.build import build_model, build_request
+from nodes.support.messages import Message
+
+if TYPE_CHECKING:
+    from engine.context import RunContext
+
+MODEL_PORT = Port("model", PortType.LANGUAGE_MODEL, "A model to use instead of the one configured here "
+                  "(from llm.model).", required=False)
+
+
+def model_for(config: ModelConfig, inputs: dict[str, Any], ctx: RunContext) -> ChatModel:
+    given = inputs.get("model")
+    if given is not None and hasattr(given, "complete"):
+        return given  # type: ignore[no-any-return]
+    return build_model(config, ctx)
+
+
+async def ask(model: ChatModel, config: ModelConfig, messages: tuple[Message, ...] | str, ctx: RunContext,
+              *, stream: bool = False, **changes: Any) -> Completion:
+    """One model call; `changes` set request fields (tools, tool_choice, json_mode, ...)."""
+    convo = chat_messages(messages) if isinstance(messages, str) else messages
+    if isinstance(model, ConfiguredModel):
+        request = model.request(convo, **changes)
+    else:
+        request = dataclasses.replace(build_request(config, convo), **changes)
+    return await ask_model(model, request, ctx, stream=stream)
+
+
+def fill(template: str, **values: Any) -> str:
+    """Replace the `{name}` fields that `values` names, in one pass; values are inserted literally."""
+    return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0),
+                  template)
