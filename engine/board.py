@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from engine.validate import Plan, PlannedNode
+from engine.plan import Plan, PlannedNode, Wire
 
 
 class Board:
@@ -26,26 +26,27 @@ class Board:
             if id(w) in self.static:
                 value = plan.nodes[w.source].outputs[w.source_port].default
                 self.arrived[w.target].setdefault(w.target_port, []).append((self.wire_index[id(w)], value))
-        self.pending = {nid: sum(id(w) not in self.static for w in wires) for nid, wires in plan.incoming.items()}
+        # per node, the edges out of it that carry run-time values, with their edge order
+        self.sends: dict[str, list[tuple[Wire, int]]] = {
+            nid: [(w, self.wire_index[id(w)]) for w in wires if id(w) not in self.static]
+            for nid, wires in plan.outgoing.items()}
+        self.waits = {nid: sum(id(w) not in self.static for w in wires) for nid, wires in plan.incoming.items()}
+        self.pending = dict(self.waits)
         self.ready: deque[str] = deque(nid for nid, n in self.pending.items() if n == 0)
 
     def deliver(self, nid: str, outputs: dict[str, Any]) -> None:
         """`nid` finished: pass fired outputs along their edges, mark the others skipped."""
-        for wire in self.plan.outgoing[nid]:
-            if id(wire) in self.static:
-                continue  # delivered when the run started
+        for wire, index in self.sends[nid]:
             if wire.source_port in outputs:
                 self.arrived[wire.target].setdefault(wire.target_port, []).append(
-                    (self.wire_index[id(wire)], outputs[wire.source_port]))
+                    (index, outputs[wire.source_port]))
             else:
                 self.skipped[wire.target].append(f"'{nid}' did not fire '{wire.source_port}'")
             self._resolve(wire.target)
 
     def skip(self, nid: str) -> None:
         """`nid` was skipped: every edge out of it is skipped too."""
-        for wire in self.plan.outgoing[nid]:
-            if id(wire) in self.static:
-                continue
+        for wire, _ in self.sends[nid]:
             self.skipped[wire.target].append(f"'{nid}' was skipped")
             self._resolve(wire.target)
 
@@ -61,17 +62,17 @@ class Board:
         input was skipped; an optional skipped input gets its default.
         """
         arrived, skipped = self.arrived[node.id], self.skipped[node.id]
-        incoming = self.plan.incoming[node.id]
-        waited = sum(id(w) not in self.static for w in incoming)
+        waited = self.waits[node.id]
         if waited and len(skipped) == waited:
             return {}, "nothing arrived: " + "; ".join(skipped)
         values: dict[str, Any] = {}
         for name, port in node.inputs.items():
             got = arrived.get(name)
             if got:
-                got.sort(key=lambda pair: pair[0])
+                if len(got) > 1:  # values arrive in finishing order; ports take them in edge order
+                    got.sort(key=lambda pair: pair[0])
                 values[name] = [v for _, v in got] if port.multiple else got[0][1]
-            elif port.required and any(w.target_port == name for w in incoming):
+            elif port.required and any(w.target_port == name for w in self.plan.incoming[node.id]):
                 return {}, f"required input '{name}' was skipped: " + "; ".join(skipped)
             else:
                 values[name] = [] if port.multiple and port.default is None else port.default

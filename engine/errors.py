@@ -19,10 +19,7 @@ Messages never contain secret values: secrets are referenced by variable name on
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from engine.validate import Issue
+from engine.issues import Issue
 
 
 class ChainloomError(Exception):

@@ -9,10 +9,13 @@ again. Values in events are JSON-safe previews, never live objects.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from time import perf_counter
 from typing import Any
 
 log = logging.getLogger("chainloom.events")
@@ -200,3 +203,37 @@ def dispatch(handlers: list[Handler], event: Event) -> None:
             handler(event)
         except Exception:  # noqa: BLE001 - observers must not change the run's outcome
             log.exception("event handler %r failed on %s", handler, event.kind)
+
+
+class EventLog:
+    """The events of one run, in order: numbers and times each one and hands it to the handlers.
+
+    `record` is for code on the run's event loop; `emit` may be called from any thread
+    (a node's worker thread streaming tokens) and hops onto the loop first.
+    """
+
+    def __init__(self, handlers: list[Handler]) -> None:
+        self.events: list[Event] = []
+        self.handlers = handlers
+        self.t0 = perf_counter()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._loop_thread = 0
+
+    def start(self) -> None:
+        """Bind to the running loop and start the clock (call on the loop, before the first event)."""
+        self._loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        self.t0 = perf_counter()
+
+    def emit(self, event: Event) -> None:
+        if self._loop is not None and threading.get_ident() != self._loop_thread:
+            self._loop.call_soon_threadsafe(self.record, event)
+        else:
+            self.record(event)
+
+    def record(self, event: Event) -> None:
+        event.seq = len(self.events) + 1
+        event.t = perf_counter() - self.t0
+        self.events.append(event)
+        if self.handlers:
+            dispatch(self.handlers, event)

@@ -8,72 +8,23 @@ is wrong and how to fix it. Nothing a flow contains is executed here.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
 from pydantic import ValidationError
 
 from engine.errors import ValidationFailed
-from engine.flow import Edge, Flow, FlowNode, NodePolicy
-from engine.node import NodeConfig, NodeSpec
+from engine.flow import Edge, Flow, FlowNode
+from engine.issues import Issue
+from engine.node import NodeSpec
+from engine.plan import Plan, PlannedNode, Wire
 from engine.ports import Port, fits
 from engine.registry import Registry
 
+__all__ = ["Issue", "Plan", "PlannedNode", "Wire", "check", "compile_flow", "ordering_graph",
+           "static_outputs", "validate"]
+
 MAX_CYCLES_REPORTED = 5
-
-
-@dataclass(frozen=True, slots=True)
-class Issue:
-    code: str
-    message: str
-    node: str | None = None
-    port: str | None = None
-    hint: str = ""
-
-    def __str__(self) -> str:
-        where = f"node '{self.node}'" if self.node else "flow"
-        if self.port:
-            where += f" port '{self.port}'"
-        return f"{where}: {self.message}" + (f" ({self.hint})" if self.hint else "")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"code": self.code, "node": self.node, "port": self.port,
-                "message": self.message, "hint": self.hint}
-
-
-@dataclass(frozen=True, slots=True)
-class Wire:
-    """A checked edge: source node/port to target node/port."""
-
-    source: str
-    source_port: str
-    target: str
-    target_port: str
-
-
-@dataclass(frozen=True)
-class PlannedNode:
-    id: str
-    spec: NodeSpec
-    config: NodeConfig
-    inputs: dict[str, Port]
-    outputs: dict[str, Port]
-    policy: NodePolicy
-
-
-@dataclass(frozen=True)
-class Plan:
-    """A validated flow, ready for the scheduler."""
-
-    flow: Flow
-    nodes: dict[str, PlannedNode]
-    wires: list[Wire]
-    graph: "nx.DiGraph[str]"
-    incoming: dict[str, list[Wire]] = field(default_factory=dict)
-    outgoing: dict[str, list[Wire]] = field(default_factory=dict)
-    input_nodes: dict[str, str] = field(default_factory=dict)   # flow input name -> node id
-    output_nodes: dict[str, str] = field(default_factory=dict)  # flow output name -> node id
 
 
 def _port_list(ports: dict[str, Port]) -> str:
@@ -165,7 +116,8 @@ class _Checker:
             hint = "secret fields hold the NAME of an environment variable (e.g. OPENAI_API_KEY), never the key"
         elif err["type"] == "extra_forbidden":
             hint = "valid fields are: " + ", ".join(spec.config.model_fields)
-        self.add("bad_config", f"config field '{loc}': {err['msg']}", node_id, hint=hint)
+        self.issues.append(Issue("bad_config", f"config field '{loc}': {err['msg']}", node_id, hint=hint,
+                                 field=f"config.{loc}" if err["loc"] else None))
 
     def check_edges(self) -> None:
         seen: set[tuple[str, str]] = set()

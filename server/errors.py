@@ -12,7 +12,6 @@ unexpected exceptions become a bare 500 with a reference to the server log.
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -24,11 +23,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.errors import (ChainloomError, FlowInputError, FlowLoadError, NotFound, StaleVersion,
                            ValidationFailed)
-from engine.validate import Issue
+from engine.issues import Issue
 
 log = logging.getLogger("chainloom.server")
 
-_CONFIG_FIELD = re.compile(r"^config field '([^']*)'")
 _PATTERN_WORDS = {
     "id": "must be 1-64 letters, digits, '_' or '-', starting with a letter or '_'",
     "type": "must be a registered type id such as 'llm.chat' (lower-case words joined by dots)",
@@ -68,11 +66,8 @@ class ApiError(Exception):
 
 
 def issue_dict(issue: Issue) -> dict[str, Any]:
-    """An engine Issue with `field` added: the config field a bad_config issue is about."""
-    out = issue.to_dict()
-    match = _CONFIG_FIELD.match(issue.message)
-    out["field"] = f"config.{match.group(1)}" if match and issue.code == "bad_config" else None
-    return out
+    """An engine Issue as JSON (`field`: the config field or flow input it is about)."""
+    return issue.to_dict()
 
 
 def invalid(message: str, issues: Sequence[Mapping[str, Any]], hint: str = "") -> ApiError:

@@ -237,8 +237,9 @@ def test_validate(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     code, out, _ = cli(capsys, "validate", path, "--json")
     data = json.loads(out)
     assert (code, data["valid"], len(data["issues"])) == (1, False, 4)
-    assert data["issues"][0] == {"code": "unknown_type", "node": "x", "port": None,
-                                 "message": "unknown node type 'llm.chatt'", "hint": "did you mean 'llm.chat'?"}
+    assert data["issues"][0] == {"code": "unknown_type", "node": "x", "port": None, "field": None,
+                                 "message": "unknown node type 'llm.chatt'", "hint": "did you mean 'llm.chat'?",
+                                 "severity": "error"}
 
 
 def test_validate_reports_an_unreadable_file_as_an_issue(home: Path, tmp_path: Path,

@@ -114,12 +114,13 @@ def test_invalid_flow_422_lists_every_issue_with_node_and_field(client: TestClie
         "issues": [
             {"code": "bad_config", "node": "prompt", "port": None, "field": "config.bogus",
              "message": "config field 'bogus': Extra inputs are not permitted",
-             "hint": "valid fields are: template, defaults"},
+             "hint": "valid fields are: template, defaults", "severity": "error"},
             {"code": "bad_config", "node": "llm", "port": None, "field": "config.temperature",
-             "message": "config field 'temperature': Input should be less than or equal to 2", "hint": ""},
+             "message": "config field 'temperature': Input should be less than or equal to 2", "hint": "",
+             "severity": "error"},
             {"code": "dangling_edge", "node": "nowhere", "port": None, "field": None,
              "message": "edge answer.value -> nowhere.text goes to node 'nowhere', which does not exist",
-             "hint": "remove the edge or add the node"},
+             "hint": "remove the edge or add the node", "severity": "error"},
         ]}}
     assert client.get("/flows").json() == []
 
@@ -188,7 +189,7 @@ def test_import_invalid_file_is_422(client: TestClient) -> None:
     assert r.status_code == 422
     assert r.json()["error"]["issues"] == [{
         "code": "unknown_type", "node": "llm", "port": None, "field": None,
-        "message": "unknown node type 'llm.chatt'", "hint": "did you mean 'llm.chat'?"}]
+        "message": "unknown node type 'llm.chatt'", "hint": "did you mean 'llm.chat'?", "severity": "error"}]
 
 
 def test_validate_reports_without_saving(client: TestClient) -> None:
@@ -200,7 +201,7 @@ def test_validate_reports_without_saving(client: TestClient) -> None:
     assert r.json() == {"valid": False, "issues": [{
         "code": "missing_input", "node": "prompt", "port": "question", "field": None,
         "message": "required input (Text) is not connected",
-        "hint": "connect an output of type Text to 'prompt.question'"}]}
+        "hint": "connect an output of type Text to 'prompt.question'", "severity": "error"}]}
     assert client.get("/flows").json() == []
 
 
