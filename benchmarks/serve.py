@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from engine.flow import parse_flow  # noqa: E402
 from engine.runner import Runner  # noqa: E402
 from nodes.registry import default_registry  # noqa: E402
-from server.app import open_store  # noqa: E402
+from server.app import connect_store  # noqa: E402
 from server.keys import create_key  # noqa: E402
 from server.settings import Settings  # noqa: E402
 from server.tables import create_tables  # noqa: E402
@@ -64,7 +64,7 @@ def free_port() -> int:
 
 def prepare(home: Path, slots: int) -> tuple[Settings, str]:
     settings = Settings(home=str(home), max_concurrent_runs=slots)
-    store = open_store(settings.url)
+    store = connect_store(settings.url)
     try:
         create_tables(store.engine)
         store.save_flow(parse_flow(FLOW), None)
@@ -139,7 +139,7 @@ def pct(values: list[float], p: float) -> float:
 
 def in_process(home: Path, runs: int) -> float:
     """Median wall time of the same flow run by the Runner with the same store, no HTTP."""
-    store = open_store(Settings(home=str(home)).url)
+    store = connect_store(Settings(home=str(home)).url)
     runner = Runner(default_registry(), store=store)
     flow, _ = store.get_flow("bench")
     plan = runner.plan(flow)

@@ -1,8 +1,9 @@
 """Combine-documents chains (`combine.*`): question and documents in, answer with its sources out.
 
 They answer from documents with a language model through the provider layer
-(nodes/support/providers): stuff (all in one prompt), map-reduce (each document, then combine), refine (improve the answer document by
-document) and map-rerank (answer per document, keep the best scored).
+(nodes/support/providers): stuff (all in one prompt), map-reduce (each document,
+then combine), refine (improve the answer document by document) and map-rerank
+(answer per document, keep the best scored).
 Documents' text is inserted into prompts literally, as data.
 """
 
@@ -17,6 +18,7 @@ from pydantic import Field
 from engine.context import RunContext
 from engine.node import NodeSpec, node
 from engine.ports import Port, PortType
+from nodes.support.model_port import fill_fields
 from nodes.support.documents import Document, as_documents, format_documents, sources_of
 from nodes.support.providers.base import ChatModel, chat_messages
 from nodes.support.providers.config import ModelConfig
@@ -39,12 +41,6 @@ RERANK_PROMPT = ("Answer the question from the context, then on a last line writ
 SUMMARY_QUESTION = "Write a concise summary of the main points of this text."
 _NONE = re.compile(r"^\W*(none|n/a|nothing relevant|i don't know|i could not find)", re.IGNORECASE)
 _SCORE = re.compile(r"score\s*[:=]\s*(\d{1,3})", re.IGNORECASE)
-_FIELDS = re.compile(r"\{(context|question|answer|source)\}")
-
-
-def fill(template: str, **values: str) -> str:
-    """Replace {context}/{question}/{answer}/{source} in one pass; values stay literal."""
-    return _FIELDS.sub(lambda m: values.get(m.group(1), m.group(0)), template)
 
 
 class CombineConfig(ModelConfig):
@@ -62,7 +58,7 @@ _COMBINE_OUT = (Port("answer", PortType.TEXT, "The answer."),
                 Port("documents", PortType.DOCUMENTS, "The documents the answer drew on."))
 
 
-class _Asker:
+class _Llm:
     """Calls the model for one combine node, adding up token usage in the run context."""
 
     def __init__(self, config: CombineConfig, inputs: dict[str, Any], ctx: RunContext) -> None:
@@ -97,8 +93,8 @@ def _label(i: int, doc: Document) -> str:
       description="Puts all documents into one prompt and asks the model once.")
 async def stuff_node(config: CombineConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     docs = as_documents(inputs["documents"])
-    ask = _Asker(config, inputs, ctx)
-    answer = await ask(fill(config.prompt or STUFF_PROMPT, context=format_documents(docs),
+    llm = _Llm(config, inputs, ctx)
+    answer = await llm(fill_fields(config.prompt or STUFF_PROMPT, context=format_documents(docs),
                             question=_question(inputs)), stream=True)
     return _result(answer, docs)
 
@@ -108,16 +104,16 @@ async def stuff_node(config: CombineConfig, inputs: dict[str, Any], ctx: RunCont
       description="Asks the model about each document, then combines the partial answers.")
 async def map_reduce_node(config: CombineConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     docs = as_documents(inputs["documents"])
-    question, ask = _question(inputs), _Asker(config, inputs, ctx)
-    partials = await asyncio.gather(*(ask(fill(MAP_PROMPT, context=d.text, question=question,
+    question, llm = _question(inputs), _Llm(config, inputs, ctx)
+    partials = await asyncio.gather(*(llm(fill_fields(MAP_PROMPT, context=d.text, question=question,
                                                source=_label(i, d))) for i, d in enumerate(docs, 1)))
     kept = [(d, p) for d, p in zip(docs, partials) if p and not _NONE.match(p)]
     ctx.step("map", answers=len(partials), relevant=len(kept))
     if not kept:
-        return _result(await ask(fill(config.prompt or REDUCE_PROMPT, context="(no relevant parts)",
+        return _result(await llm(fill_fields(config.prompt or REDUCE_PROMPT, context="(no relevant parts)",
                                       question=question), stream=True), [])
     summary = "\n\n".join(f"[{i}] ({d.source})\n{p}" for i, (d, p) in enumerate(kept, 1))
-    answer = await ask(fill(config.prompt or REDUCE_PROMPT, context=summary, question=question), stream=True)
+    answer = await llm(fill_fields(config.prompt or REDUCE_PROMPT, context=summary, question=question), stream=True)
     return _result(answer, [d for d, _ in kept])
 
 
@@ -126,13 +122,13 @@ async def map_reduce_node(config: CombineConfig, inputs: dict[str, Any], ctx: Ru
       description="Answers from the first document, then refines the answer with each next one.")
 async def refine_node(config: CombineConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     docs = as_documents(inputs["documents"])
-    question, ask = _question(inputs), _Asker(config, inputs, ctx)
+    question, llm = _question(inputs), _Llm(config, inputs, ctx)
     answer = ""
     for i, doc in enumerate(docs, 1):
         if not answer:
-            answer = await ask(fill(STUFF_PROMPT, context=f"[{i}] {doc.text}", question=question))
+            answer = await llm(fill_fields(STUFF_PROMPT, context=f"[{i}] {doc.text}", question=question))
         else:
-            answer = await ask(fill(config.prompt or REFINE_PROMPT, answer=answer, context=doc.text,
+            answer = await llm(fill_fields(config.prompt or REFINE_PROMPT, answer=answer, context=doc.text,
                                     question=question, source=_label(i, doc)), stream=i == len(docs))
         ctx.step("refine", document=i, answer=answer)
     if len(docs) == 1:
@@ -151,8 +147,8 @@ def _overlap(question: str, answer: str) -> int:
       description="Answers from each document with a confidence score and keeps the best answer.")
 async def map_rerank_node(config: CombineConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     docs = as_documents(inputs["documents"])
-    question, ask = _question(inputs), _Asker(config, inputs, ctx)
-    replies = await asyncio.gather(*(ask(fill(config.prompt or RERANK_PROMPT, context=d.text, question=question,
+    question, llm = _question(inputs), _Llm(config, inputs, ctx)
+    replies = await asyncio.gather(*(llm(fill_fields(config.prompt or RERANK_PROMPT, context=d.text, question=question,
                                               source=_label(i, d))) for i, d in enumerate(docs, 1)))
     scored = []
     for doc, reply in zip(docs, replies):

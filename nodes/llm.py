@@ -21,7 +21,7 @@ from engine.node import NodeConfig, node
 from engine.ports import Port, PortType
 from nodes.support.providers.base import ToolSpec
 from nodes.support.providers.config import ModelConfig
-from nodes.support.providers.model import ask
+from nodes.support.providers.model import send_request
 from nodes.support.providers.build import build_model
 from nodes.support.messages import Message, as_messages
 from nodes.support.values import as_text
@@ -82,7 +82,7 @@ async def llm_chat(config: ChatConfig, inputs: dict[str, Any], ctx: RunContext) 
     model = build_model(config, ctx)
     tools = tuple(ToolSpec(t.name, t.description, t.parameters) for t in config.tools)
     request = dataclasses.replace(model.request(conversation), tools=tools, tool_choice=config.tool_choice)
-    completion = await ask(model, request, ctx)
+    completion = await send_request(model, request, ctx)
     if completion.tool_calls:
         ctx.step("tool_calls", calls=[c.to_dict() for c in completion.tool_calls])
     answer = completion.message()
@@ -99,7 +99,8 @@ async def llm_chat(config: ChatConfig, inputs: dict[str, Any], ctx: RunContext) 
       outputs=[Port("text", PortType.TEXT, "The continuation.")])
 async def llm_text(config: TextConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     model = build_model(config, ctx)
-    completion = await ask(model, model.request((Message("user", as_text(inputs["prompt"])),), text_mode=True), ctx)
+    request = model.request((Message("user", as_text(inputs["prompt"])),), text_mode=True)
+    completion = await send_request(model, request, ctx)
     return {"text": completion.text}
 
 

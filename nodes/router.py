@@ -25,6 +25,7 @@ from engine.ports import Port, PortType
 from nodes.support.embedders import usage_hook
 from nodes.support.providers.config import ModelConfig
 from nodes.support.model_port import MODEL_PORT, ask, model_for
+from nodes.support.search import cosine
 from nodes.support.values import IDENTIFIER, as_text, check_branch_names
 
 if TYPE_CHECKING:
@@ -109,11 +110,6 @@ async def llm_router(config: LlmRouterConfig, inputs: dict[str, Any], ctx: RunCo
 class EmbeddingRouterConfig(BranchesConfig):
     threshold: float = Field(0.2, ge=-1, le=1, description="Lowest cosine similarity that still picks a "
                              "branch; below it the default fires.")
-
-
-def cosine(matrix: np.ndarray, vector: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(vector) or 1.0)
-    return np.asarray(np.divide(matrix @ vector, norms, out=np.zeros(len(matrix)), where=norms > 0))
 
 
 @node("router.embedding", title="Embedding router", config=EmbeddingRouterConfig, router=True, cacheable=False,

@@ -43,7 +43,7 @@ class ChromaConfig(NodeConfig):
         return value
 
 
-def open_store(config: ChromaConfig, embedder: Embedder, ctx: RunContext) -> ChromaStore:
+def open_vector_store(config: ChromaConfig, embedder: Embedder, ctx: RunContext) -> ChromaStore:
     hnsw = Hnsw(config.ef_search, config.ef_construction, config.max_neighbors)
     if config.url:
         headers = {"Authorization": f"Bearer {ctx.secret(config.token_env, field='token_env')}"} \
@@ -65,7 +65,7 @@ def open_store(config: ChromaConfig, embedder: Embedder, ctx: RunContext) -> Chr
       description="A chromadb collection: adds documents with stable ids (re-ingesting adds nothing; "
                   "a changed file replaces its chunks) and serves searches.")
 def chroma_node(config: ChromaConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
-    store = open_store(config, inputs["embeddings"], ctx)
+    store = open_vector_store(config, inputs["embeddings"], ctx)
     docs = as_documents(inputs.get("documents"))
     stats = UpsertStats()
     if docs:

@@ -39,8 +39,8 @@ when the body says `"stream": true` or the request accepts `text/event-stream`.
 """
 
 
-def open_store(url: str, attempts: int = 5) -> Store:
-    """The store at `url`, tolerating another worker creating the tables at the same moment."""
+def connect_store(url: str, attempts: int = 5) -> Store:
+    """The run store at `url`, tolerating another worker creating the tables at the same moment."""
     for attempt in range(attempts):
         try:
             return Store(url)
@@ -69,7 +69,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
 
         registry = default_registry()
     own_store = store is None
-    store = store or open_store(settings.url)
+    store = store or connect_store(settings.url)
     create_tables(store.engine)
     home = settings.home_path
     runner = Runner(registry, store=store, trace_dir=home / "traces" if settings.traces else None,

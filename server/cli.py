@@ -177,11 +177,11 @@ def cmd_serve(args: argparse.Namespace, term: Any = None) -> int:
 
 def prepare_database(settings: Any) -> None:
     """Create every table once, before workers start (so they never race to), and warn on no keys."""
-    from server.app import open_store  # noqa: PLC0415
+    from server.app import connect_store  # noqa: PLC0415
     from server.keys import list_keys  # noqa: PLC0415
     from server.tables import create_tables  # noqa: PLC0415
 
-    store = open_store(settings.url)
+    store = connect_store(settings.url)
     try:
         create_tables(store.engine)
         if settings.auth and not any(k.active for k in list_keys(store.engine)):

@@ -25,7 +25,7 @@ from nodes.agent._common import AGENT_INPUTS, AGENT_OUTPUTS, AgentSetup, finish,
 from nodes.agent._loop import AgentConfig, Budget, Outcome, run_loop
 from nodes.agent._offline_policy import OfflinePolicy
 from nodes.agent.tool_calling import ToolCallingStrategy, opening
-from nodes.support.model_port import ask, fill
+from nodes.support.model_port import ask, fill_fields
 
 if TYPE_CHECKING:
     from engine.context import RunContext
@@ -88,9 +88,9 @@ class PlanAndExecute:
         if self.setup.offline:
             steps = offline_plan(self.setup.question, self.config.max_steps) if failed is None else []
         elif failed is None:
-            steps = parse_plan(await self._ask(fill(PLAN_PROMPT, **self.values)), self.config.max_steps)
+            steps = parse_plan(await self._ask(fill_fields(PLAN_PROMPT, **self.values)), self.config.max_steps)
         else:
-            prompt = fill(REPLAN_PROMPT, **self.values, done=_done(self.results), step=failed[0], why=failed[1])
+            prompt = fill_fields(REPLAN_PROMPT, **self.values, done=_done(self.results), step=failed[0], why=failed[1])
             steps = parse_plan(await self._ask(prompt), self.config.max_steps)
         self.trace.add("plan" if failed is None else "replan", steps=list(steps))
         return steps
@@ -104,7 +104,7 @@ class PlanAndExecute:
         if self.setup.offline:
             strategy: Any = OfflinePolicy(step, self.setup.tools)
         else:
-            task = fill(STEP_TASK, **self.values, done=_done(self.results), step=step)
+            task = fill_fields(STEP_TASK, **self.values, done=_done(self.results), step=step)
             strategy = ToolCallingStrategy(self.setup, self.config, self.ctx,
                                            opening(self.setup, self.config.instructions, task))
         outcome = await run_loop(strategy, self.setup.tools, budget, self.ctx)
@@ -137,7 +137,7 @@ class PlanAndExecute:
         if self.setup.offline:
             text = " ".join(r for _, r in self.results if not r.startswith("FAILED"))
             return text or "The offline policy found nothing to answer with."
-        return await self._ask(fill(ANSWER_PROMPT, **self.values, done=_done(self.results)))
+        return await self._ask(fill_fields(ANSWER_PROMPT, **self.values, done=_done(self.results)))
 
     def stop(self, reason: str) -> tuple[str, str]:
         self.trace.add("stopped", reason=reason, iterations=self.budget.iterations, tokens=self.budget.tokens)

@@ -22,7 +22,7 @@ from nodes.agent._common import AGENT_INPUTS, AGENT_OUTPUTS, AgentSetup, finish,
 from nodes.agent._loop import AgentConfig, Budget, Decision, run_loop
 from nodes.agent._offline_policy import OfflinePolicy
 from nodes.support.messages import ToolCall
-from nodes.support.model_port import ask, fill
+from nodes.support.model_port import ask, fill_fields
 from nodes.support.tools import Observation, Tool
 
 if TYPE_CHECKING:
@@ -136,7 +136,7 @@ class ReactStrategy:
                   "tools": describe_tools(tools), "names": ", ".join(tools),
                   "memory": memory_text(self.setup.recall), "task": self.setup.question,
                   "scratchpad": "".join(self.scratchpad)}
-        return fill(REACT_PROMPT, **values)
+        return fill_fields(REACT_PROMPT, **values)
 
     async def decide(self, budget: Budget) -> Decision:
         stop = tuple(dict.fromkeys([*self.config.stop, "\nObservation:"]))[:4]

@@ -19,7 +19,7 @@ from engine.errors import PermanentError
 from engine.node import NodeSpec, node
 from engine.ports import Port, PortType
 from nodes.support.providers.config import ModelConfig
-from nodes.support.model_port import MODEL_PORT, ask, fill, model_for
+from nodes.support.model_port import MODEL_PORT, ask, fill_fields, model_for
 from nodes.support.parsing.extract import ParseError, extract_json
 from nodes.support.tools import clip
 from nodes.support.api_client import HttpClient, HttpSettings, describe_response
@@ -70,14 +70,14 @@ def read_request(reply: str) -> dict[str, Any]:
 async def api_chain(config: ApiChainConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     question = as_text(inputs["question"]).strip()
     model, client = model_for(config, inputs, ctx), HttpClient(config, ctx)
-    reply = (await ask(model, config, fill(REQUEST_PROMPT, docs=config.api_docs, question=question), ctx)).text
+    reply = (await ask(model, config, fill_fields(REQUEST_PROMPT, docs=config.api_docs, question=question), ctx)).text
     request = read_request(reply)
     ctx.step("request", **request)
     result = await client.request(request["method"], client.url(request["url"], request["params"]), request["body"])
     response = clip(describe_response(result), config.max_chars)
     ctx.step("response", status=result.status, text=response)
-    answer = (await ask(model, config, fill(ANSWER_PROMPT, question=question, request=request, response=response),
-                        ctx, stream=True)).text.strip()
+    prompt = fill_fields(ANSWER_PROMPT, question=question, request=request, response=response)
+    answer = (await ask(model, config, prompt, ctx, stream=True)).text.strip()
     return {"answer": answer, "request": request, "response": response}
 
 

@@ -22,7 +22,7 @@ from nodes.support.documents import format_documents, sources_of
 from nodes.support.providers.config import ModelConfig
 from nodes.support.chat_memory.kinds import Memory, Recall
 from nodes.support.chat_memory.store import session_of
-from nodes.support.model_port import MODEL_PORT, ask, fill, model_for
+from nodes.support.model_port import MODEL_PORT, ask, fill_fields, model_for
 from nodes.combine import STUFF_PROMPT
 from nodes.support.values import as_text
 
@@ -51,7 +51,7 @@ async def condense(question: str, recall: Recall, model: Any, config: Conversati
         ctx.step("condensed", question=f"{previous} {question}".strip(),
                  note="offline: the follow-up is joined to the previous question")
         return f"{previous} {question}".strip()
-    prompt = fill(config.condense_prompt or CONDENSE_PROMPT, history=recall.history(), question=question)
+    prompt = fill_fields(config.condense_prompt or CONDENSE_PROMPT, history=recall.history(), question=question)
     standalone = (await ask(model, config, prompt, ctx)).text.strip() or question
     ctx.step("condensed", question=standalone)
     return standalone
@@ -79,7 +79,7 @@ async def conversational_qa(config: ConversationalConfig, inputs: dict[str, Any]
     question = await condense(message, recall, model, config, ctx)
     docs = await asyncio.to_thread(inputs["retriever"].retrieve, question, ctx)
     ctx.step("retrieved", query=question, sources=[d.source for d in docs])
-    prompt = fill(config.answer_prompt or STUFF_PROMPT, context=format_documents(docs), question=question)
+    prompt = fill_fields(config.answer_prompt or STUFF_PROMPT, context=format_documents(docs), question=question)
     answer = (await ask(model, config, prompt, ctx, stream=True)).text.strip()
     if memory is not None:
         await memory.save(session, message, answer, ctx)

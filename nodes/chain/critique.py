@@ -16,7 +16,7 @@ from pydantic import Field
 from engine.node import NodeConfig, NodeSpec, node
 from engine.ports import Port, PortType
 from nodes.support.providers.config import ModelConfig
-from nodes.support.model_port import MODEL_PORT, ask, fill, model_for
+from nodes.support.model_port import MODEL_PORT, ask, fill_fields, model_for
 from nodes.support.values import as_text
 
 if TYPE_CHECKING:
@@ -63,11 +63,11 @@ async def critique_chain(config: CritiqueConfig, inputs: dict[str, Any], ctx: Ru
     model = model_for(config, inputs, ctx)
     record = []
     for principle in config.principles:
-        critique = (await ask(model, config, fill(CRITIQUE_PROMPT, question=question, answer=answer,
+        critique = (await ask(model, config, fill_fields(CRITIQUE_PROMPT, question=question, answer=answer,
                                                    request=principle.critique), ctx)).text.strip()
         revise = bool(critique) and not _NOTHING.match(critique)
         if revise:
-            answer = (await ask(model, config, fill(REVISION_PROMPT, question=question, answer=answer,
+            answer = (await ask(model, config, fill_fields(REVISION_PROMPT, question=question, answer=answer,
                                                      critique=critique, request=principle.revision), ctx)).text.strip()
         ctx.step("critique", principle=principle.name, critique=critique, revised=revise, answer=answer)
         record.append({"principle": principle.name, "critique": critique, "revised": revise})

@@ -17,7 +17,7 @@ from pydantic import Field
 from engine.node import NodeSpec, node
 from engine.ports import Port, PortType
 from nodes.support.providers.config import ModelConfig
-from nodes.support.model_port import MODEL_PORT, ask, fill, model_for
+from nodes.support.model_port import MODEL_PORT, ask, fill_fields, model_for
 from nodes.support.parsing.schema import StructuredParserConfig
 from nodes.support.parsing.extract import ParseError, extract_json
 from nodes.support.parsing.repair import failure, repair_request
@@ -64,7 +64,7 @@ def read_entities(text: str, schema: dict[str, Any]) -> list[Any]:
 async def extract_chain(config: ExtractConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     schema, model = config.schema(), model_for(config, inputs, ctx)
     told = config.format_instructions or instructions(schema)
-    reply = (await ask(model, config, fill(EXTRACT_PROMPT, instructions=told, text=as_text(inputs["text"])),
+    reply = (await ask(model, config, fill_fields(EXTRACT_PROMPT, instructions=told, text=as_text(inputs["text"])),
                        ctx, json_mode=config.json_mode)).text
     try:
         return {"entities": read_entities(reply, schema)}

@@ -20,7 +20,7 @@ from engine.errors import PermanentError
 from engine.node import NodeSpec, node
 from engine.ports import Port, PortType
 from nodes.support.providers.config import ModelConfig
-from nodes.support.model_port import MODEL_PORT, ask, fill, model_for
+from nodes.support.model_port import MODEL_PORT, ask, fill_fields, model_for
 from nodes.support.sql_database import DatabaseConfig, QueryResult, ReadOnlyDatabase, open_database
 from nodes.support.values import as_text
 
@@ -62,7 +62,7 @@ async def write_and_run(db: ReadOnlyDatabase, model: ChatModel, config: SqlChain
                         ctx: RunContext) -> tuple[str, QueryResult]:
     """The model's query and its rows, correcting it after an error up to fix_attempts times."""
     schema = await asyncio.to_thread(_schema, db, config.sample_rows)
-    prompt = fill(SQL_PROMPT, dialect=db.engine.dialect.name, schema=schema, max_rows=config.max_rows,
+    prompt = fill_fields(SQL_PROMPT, dialect=db.engine.dialect.name, schema=schema, max_rows=config.max_rows,
                   question=question)
     for attempt in range(config.fix_attempts + 1):
         sql = extract_sql((await ask(model, config, prompt, ctx)).text)
@@ -74,7 +74,7 @@ async def write_and_run(db: ReadOnlyDatabase, model: ChatModel, config: SqlChain
             if attempt == config.fix_attempts:
                 raise PermanentError(f"the query written for the question failed: {err.message}",
                                      hint=f"the query was: {sql[:300]}") from err
-            prompt = fill(FIX_PROMPT, previous=f"{prompt} {sql}", error=err.message)
+            prompt = fill_fields(FIX_PROMPT, previous=f"{prompt} {sql}", error=err.message)
     raise AssertionError("unreachable")
 
 
@@ -94,7 +94,7 @@ async def sql_chain(config: SqlChainConfig, inputs: dict[str, Any], ctx: RunCont
         db.close()
     ctx.step("rows", count=len(result.rows), truncated=result.truncated)
     if config.answer_from_rows:
-        answer = (await ask(model, config, fill(ANSWER_PROMPT, question=question, sql=sql,
+        answer = (await ask(model, config, fill_fields(ANSWER_PROMPT, question=question, sql=sql,
                                                  result=result.as_table()), ctx, stream=True)).text.strip()
     else:
         answer = result.as_table()

@@ -5,7 +5,7 @@ access, conversions, format specs and positional fields are refused when the
 config is validated (never at run time), so a template cannot reach into the
 objects it formats. Values are inserted literally in one pass: a value holding
 `{other}` stays exactly that text. `str.format` is never used. The chat and
-few-shot prompts build on the same parser (`variable_ports`, `fill`), and
+few-shot prompts build on the same parser (`variable_ports`, `fill_template`), and
 `detect_variables` lets a form show a template's variables as they are typed.
 """
 
@@ -119,7 +119,7 @@ def variable_ports(names: Sequence[str], defaults: Mapping[str, str]) -> list[Po
                  default=defaults.get(name)) for name in names]
 
 
-def fill(template: Template, inputs: Mapping[str, Any], defaults: Mapping[str, str]) -> str:
+def fill_template(template: Template, inputs: Mapping[str, Any], defaults: Mapping[str, str]) -> str:
     """`template` with each variable's input value (or its default), as text."""
     return template.render({name: as_text(inputs.get(name, defaults.get(name))) for name in template.variables})
 

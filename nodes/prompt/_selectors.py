@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from nodes.support.search import mmr, top_k
+from nodes.support.search import cosine, mmr, top_k
 
 
 def words(text: str) -> int:
@@ -31,15 +31,9 @@ def by_length(examples: Sequence[str], budget: int, used: int) -> list[int]:
     return chosen
 
 
-def cosine(query: np.ndarray, matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query) or 1.0)
-    scores: np.ndarray = (matrix @ query) / np.where(norms > 0, norms, 1.0)
-    return scores
-
-
 def by_similarity(query: np.ndarray, vectors: np.ndarray, k: int) -> list[int]:
     """The k examples most similar to the query, best first (ties keep the given order)."""
-    return [int(i) for i in top_k(cosine(query, vectors), k, largest=True)]
+    return [int(i) for i in top_k(cosine(vectors, query), k, largest=True)]
 
 
 def by_mmr(query: np.ndarray, vectors: np.ndarray, k: int, fetch_k: int, lambda_mult: float) -> list[int]:

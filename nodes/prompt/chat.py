@@ -18,7 +18,7 @@ from engine.errors import PermanentError
 from engine.node import NodeConfig, node
 from engine.ports import Port, PortType
 from nodes.support.messages import Message, as_messages, parse_role
-from nodes.prompt._language import TemplatedConfig, defaults_field, fill, parse_template, variable_ports
+from nodes.prompt._language import TemplatedConfig, defaults_field, fill_template, parse_template, variable_ports
 
 if TYPE_CHECKING:
     from engine.context import RunContext
@@ -105,7 +105,7 @@ def chat_prompt(config: ChatPromptConfig, inputs: dict[str, Any], ctx: RunContex
             except ValueError as err:
                 raise PermanentError(f"node '{ctx.node_id}': input '{m.content}': {err}") from err
         else:
-            out.append(Message(parse_role(m.role), fill(parse_template(m.content), inputs, config.defaults)))
+            out.append(Message(parse_role(m.role), fill_template(parse_template(m.content), inputs, config.defaults)))
     messages = tuple(out)
     return {"messages": messages, "text": as_transcript(messages)}
 

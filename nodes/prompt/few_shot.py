@@ -24,7 +24,7 @@ from engine.node import node
 from engine.ports import Port, PortType
 from nodes.support.embedders import usage_hook
 from nodes.prompt import _selectors as selectors
-from nodes.prompt._language import TemplatedConfig, defaults_field, fill, parse_template, variable_ports
+from nodes.prompt._language import TemplatedConfig, defaults_field, fill_template, parse_template, variable_ports
 from nodes.support.values import as_text
 
 if TYPE_CHECKING:
@@ -144,8 +144,8 @@ def few_shot_prompt(config: FewShotConfig, inputs: dict[str, Any], ctx: RunConte
     examples = _examples(config, inputs.get("examples"), ctx.node_id)
     template = parse_template(config.example_template)
     written = [template.render(e) for e in examples]
-    head = fill(parse_template(config.prefix), inputs, config.defaults)
-    tail = fill(parse_template(config.suffix), inputs, config.defaults)
+    head = fill_template(parse_template(config.prefix), inputs, config.defaults)
+    tail = fill_template(parse_template(config.suffix), inputs, config.defaults)
     chosen = _select(config, examples, written, inputs, selectors.words(head) + selectors.words(tail), ctx) \
         if examples else []
     ctx.step("examples", selector=config.selector, chosen=len(chosen), of=len(examples))

@@ -13,7 +13,7 @@ from pydantic import Field, field_validator
 
 from engine.node import NodeSpec, node
 from engine.ports import Port, PortType
-from nodes.prompt._language import (MAX_TEMPLATE_CHARS, TemplatedConfig, defaults_field, fill, parse_template,
+from nodes.prompt._language import (MAX_TEMPLATE_CHARS, TemplatedConfig, defaults_field, fill_template, parse_template,
                                     variable_ports)
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ def _variable_ports(config: PromptTemplateConfig) -> list[Port]:
       outputs=[Port("prompt", PortType.TEXT, "The filled-in text.")],
       blocking=False)
 def prompt_template(config: PromptTemplateConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
-    return {"prompt": fill(parse_template(config.template), inputs, config.defaults)}
+    return {"prompt": fill_template(parse_template(config.template), inputs, config.defaults)}
 
 
 SPECS: tuple[NodeSpec, ...] = (prompt_template,)

@@ -4,7 +4,7 @@ Memory, routers, agents and chains call a model the same way: `model_for` picks
 the model (a ConfiguredModel from `llm.model`, or one built from the node's own
 ModelConfig), `ask` sends a conversation as a request made with the node's
 settings, streams tokens into the node's trace when asked, and records usage,
-cost and retries on the node that asked (nodes.support.providers.model.ask).
+cost and retries on the node that asked (nodes.support.providers.model.send_request).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from engine.ports import Port, PortType
 from nodes.support.providers.base import ChatModel, Completion, chat_messages
 from nodes.support.providers.config import ModelConfig
 from nodes.support.providers.model import ConfiguredModel
-from nodes.support.providers.model import ask as ask_model
+from nodes.support.providers.model import send_request
 from nodes.support.providers.build import build_model, build_request
 from nodes.support.messages import Message
 
@@ -43,10 +43,10 @@ async def ask(model: ChatModel, config: ModelConfig, messages: tuple[Message, ..
         request = model.request(convo, **changes)
     else:
         request = dataclasses.replace(build_request(config, convo), **changes)
-    return await ask_model(model, request, ctx, stream=stream)
+    return await send_request(model, request, ctx, stream=stream)
 
 
-def fill(template: str, **values: Any) -> str:
+def fill_fields(template: str, **values: Any) -> str:
     """Replace the `{name}` fields that `values` names, in one pass; values are inserted literally."""
     return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0),
                   template)

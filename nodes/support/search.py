@@ -1,5 +1,6 @@
-"""Ranking helpers for the vector store: BM25 keyword scores, exact dense scores,
-maximal marginal relevance and reciprocal rank fusion. numpy only, no I/O.
+"""Ranking helpers: BM25 keyword scores, exact dense scores, cosine similarity (for the
+embedding router and few-shot selection), maximal marginal relevance and reciprocal
+rank fusion. numpy only, no I/O.
 """
 
 from __future__ import annotations
@@ -65,6 +66,12 @@ def distances(matrix: np.ndarray, query: np.ndarray, space: str) -> np.ndarray:
         return 1.0 - dots
     norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query) or 1.0)
     return 1.0 - dots / np.where(norms > 0, norms, 1.0)
+
+
+def cosine(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Cosine similarity of each row of `matrix` to `query` (0 where a vector is all zeros), as float64."""
+    norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query) or 1.0)
+    return np.asarray(np.divide(matrix @ query, norms, out=np.zeros(len(matrix)), where=norms > 0))
 
 
 def relevance(distance: float, space: str) -> float:

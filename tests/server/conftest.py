@@ -19,7 +19,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from server.app import create_app, open_store
+from server.app import connect_store, create_app
 from server.keys import create_key
 from server.settings import Settings
 from server.tables import create_tables
@@ -134,7 +134,7 @@ class LiveServer:
 
     def prepare(self) -> str:
         """Create the tables (before the workers, as `chainloom serve` does) and a key."""
-        store = open_store(self.settings.url)
+        store = connect_store(self.settings.url)
         try:
             create_tables(store.engine)
             return create_key(store.engine, "live")[1]

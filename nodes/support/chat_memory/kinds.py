@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 import networkx as nx
 
 from nodes.support.documents import Document
-from nodes.support.providers.base import ChatModel, count_tokens
+from nodes.support.providers.base import ChatModel, count_words
 from nodes.support.providers.config import ModelConfig
 from nodes.support.chat_memory import extract
 from nodes.support.chat_memory.store import MemoryStore, Turn
@@ -60,7 +60,7 @@ class Recall:
         return "\n\n".join(part for part in (self.context, self.history()) if part)
 
 
-def as_messages(turns: list[Turn]) -> tuple[Message, ...]:
+def turns_as_messages(turns: list[Turn]) -> tuple[Message, ...]:
     out: list[Message] = []
     for turn in turns:
         out += [Message("user", turn.user), Message("assistant", turn.assistant)]
@@ -68,7 +68,7 @@ def as_messages(turns: list[Turn]) -> tuple[Message, ...]:
 
 
 def turn_tokens(turn: Turn) -> int:
-    return count_tokens(turn.user) + count_tokens(turn.assistant)
+    return count_words(turn.user) + count_words(turn.assistant)
 
 
 def within_budget(turns: list[Turn], max_tokens: int) -> list[Turn]:
@@ -102,7 +102,7 @@ class Memory:
 
     async def load(self, session: str, query: str, ctx: RunContext) -> Recall:
         turns = await asyncio.to_thread(self.store.turns, self.key, session, last=self.k)
-        return Recall(as_messages(turns), await self.context(session, query, ctx))
+        return Recall(turns_as_messages(turns), await self.context(session, query, ctx))
 
     async def context(self, session: str, query: str, ctx: RunContext) -> str:
         return ""
@@ -123,7 +123,7 @@ class BufferMemory(Memory):
 
     async def load(self, session: str, query: str, ctx: RunContext) -> Recall:
         turns = await asyncio.to_thread(self.store.turns, self.key, session)
-        return Recall(as_messages(within_budget(turns, self.max_tokens)))
+        return Recall(turns_as_messages(within_budget(turns, self.max_tokens)))
 
 
 @dataclass
@@ -154,7 +154,7 @@ class SummaryMemory(Memory):
         state = await asyncio.to_thread(self._state, session)
         turns = await asyncio.to_thread(self.store.turns, self.key, session, after=int(state.get("upto", 0)))
         summary = state.get("summary", "")
-        return Recall(as_messages(within_budget(turns, self.max_tokens)),
+        return Recall(turns_as_messages(within_budget(turns, self.max_tokens)),
                       f"Summary of the conversation so far: {summary}" if summary else "")
 
     async def remember(self, session: str, turn: Turn, ctx: RunContext) -> None:
@@ -164,7 +164,7 @@ class SummaryMemory(Memory):
         folded = pending[:len(pending) - len(kept)]
         if not folded or self.model is None:
             return
-        lines = Recall(as_messages(folded)).history()
+        lines = Recall(turns_as_messages(folded)).history()
         prompt = SUMMARY_PROMPT.format(words=self.summary_tokens, summary=state.get("summary") or "(none yet)",
                                        lines=lines)
         answer = (await ask(self.model, self.config, prompt, ctx)).text
@@ -193,7 +193,7 @@ class VectorMemory(Memory):
         ordered = sorted(docs, key=lambda d: int(d.metadata.get("turn", 0)))
         turns = [Turn(int(d.metadata.get("turn", 0)), str(d.metadata.get("user", "")),
                       str(d.metadata.get("assistant", ""))) for d in ordered]
-        return Recall(as_messages(turns), "")
+        return Recall(turns_as_messages(turns), "")
 
     async def remember(self, session: str, turn: Turn, ctx: RunContext) -> None:
         if self.vectors is None:

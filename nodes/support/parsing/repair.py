@@ -19,7 +19,7 @@ from pydantic import Field
 from engine.errors import PermanentError
 from engine.node import NodeConfig
 from engine.ports import Port, PortType
-from nodes.support.providers.model import ask
+from nodes.support.providers.model import send_request
 from nodes.support.messages import Message
 from nodes.support.parsing.extract import ParseError
 from nodes.support.values import as_text
@@ -73,7 +73,7 @@ async def parse_or_repair(config: ParserConfig, inputs: dict[str, Any], ctx: Run
     if model is None or not config.repair:
         raise failure(ctx.node_id, first, repaired=None)
     ctx.step("repair", problems=first.problems)
-    fixed = await ask(model, model.request(repair_request(text, instructions, first)), ctx, stream=False)
+    fixed = await send_request(model, model.request(repair_request(text, instructions, first)), ctx, stream=False)
     try:
         value = parse(fixed.text)
     except ParseError as second:

@@ -18,13 +18,13 @@ Layers, bottom up:
   name) and `build_request(config, messages)`.
 - `model.py`: ConfiguredModel = a provider's ChatModel + its node's settings, with
   bounded retries (`retry.py`: 429/5xx/timeouts, Retry-After honoured, absurd
-  waits refused) and an estimated cost (`pricing.py`). `record_usage` / `ask` put
+  waits refused) and an estimated cost (`pricing.py`). `record_usage` / `send_request` put
   tokens, cost and retries into the calling node's trace; the engine sums per run.
 
 The LanguageModel port. A LanguageModel edge carries a ConfiguredModel, made by
 `llm.model` (or by any model node's `build_model`). It is a ChatModel, so a
 receiving node simply calls `await model.complete(request, on_token)` (or
-`ask(model, request, ctx)`): the request brings the conversation, tools, JSON mode
+`send_request(model, request, ctx)`): the request brings the conversation, tools, JSON mode
 and streaming choice; the model brings its own provider, name, sampling settings,
 timeout, retries and price, whatever settings the caller's request carried.
 Keys were read when `llm.model` ran, so a receiving node needs none. Usage is

@@ -23,7 +23,7 @@ from engine.errors import ChainloomError
 from nodes.support.messages import Message, ToolCall
 
 __all__ = ["ChatModel", "ChatRequest", "Completion", "Message", "ProviderError", "ToolCall", "ToolSpec",
-           "TokenSink", "Usage", "apply_limits", "chat_messages", "count_tokens", "emit_words"]
+           "TokenSink", "Usage", "apply_limits", "chat_messages", "count_words", "emit_words"]
 
 TokenSink = Callable[[str], None]
 ToolChoice = Literal["auto", "required", "none"]
@@ -110,8 +110,8 @@ class ProviderError(ChainloomError):
         self.retry_after = retry_after
 
 
-def count_tokens(text: str) -> int:
-    """The offline models' token count: whitespace-separated words."""
+def count_words(text: str) -> int:
+    """Whitespace-separated words: the offline models' stand-in for a token count."""
     return len(text.split())
 
 
@@ -128,7 +128,7 @@ def apply_limits(text: str, stop: Sequence[str], max_tokens: int | None) -> tupl
     cuts = [i for i in (text.find(s) for s in stop if s) if i != -1]
     if cuts:
         text = text[:min(cuts)]
-    if max_tokens is not None and count_tokens(text) > max_tokens:
+    if max_tokens is not None and count_words(text) > max_tokens:
         words = re.findall(r"\s*\S+", text)
         text, finish = "".join(words[:max_tokens]), "length"
     return text, finish

@@ -84,8 +84,8 @@ def record_usage(ctx: RunContext, completion: Completion) -> None:
         ctx.step("truncated", note="the answer stopped at max_tokens")
 
 
-async def ask(model: ConfiguredModel | ChatModel, request: ChatRequest, ctx: RunContext, *,
-              stream: bool = True) -> Completion:
+async def send_request(model: ConfiguredModel | ChatModel, request: ChatRequest, ctx: RunContext, *,
+                       stream: bool = True) -> Completion:
     """Call `model`, streaming its tokens into the node's trace (when `stream`), and record usage."""
     completion = await model.complete(request, ctx.token if stream else _discard)
     record_usage(ctx, completion)

@@ -18,7 +18,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from nodes.support.providers.base import ChatRequest, Completion, TokenSink, Usage, apply_limits, count_tokens, emit_words
+from nodes.support.providers.base import (ChatRequest, Completion, TokenSink, Usage, apply_limits, count_words,
+                                          emit_words)
 from nodes.support.words import stem
 
 MODEL_NAME = "offline-extractive"
@@ -142,5 +143,5 @@ class OfflineModel:
         if request.json_mode:
             text = json.dumps({"answer": text}, ensure_ascii=False)
         await emit_words(text, on_token, stream=request.stream)
-        usage = Usage(count_tokens(request.prompt_text), count_tokens(text))
+        usage = Usage(count_words(request.prompt_text), count_words(text))
         return Completion(text=text, usage=usage, model=MODEL_NAME, finish_reason=finish)

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine.errors import PermanentError
-from nodes.support.providers.base import ChatRequest, Completion, TokenSink, Usage, apply_limits, count_tokens, emit_words
+from nodes.support.providers.base import (ChatRequest, Completion, TokenSink, Usage, apply_limits, count_words,
+                                          emit_words)
 from nodes.support.providers.config import ScriptedReply
 from nodes.support.messages import ToolCall
 
@@ -44,7 +45,7 @@ class ScriptedModel:
         if text:
             await emit_words(text, on_token, stream=request.stream)
         calls = tuple(self._call(c.name, c.arguments) for c in reply.tool_calls)
-        usage = Usage(count_tokens(request.prompt_text), count_tokens(text))
+        usage = Usage(count_words(request.prompt_text), count_words(text))
         return Completion(text=text, usage=usage, model=request.model or MODEL_NAME,
                           finish_reason="tool_calls" if calls else finish, tool_calls=calls)
 

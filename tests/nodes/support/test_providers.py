@@ -20,7 +20,7 @@ from engine.runner import Runner
 from engine.scheduler import RunResult
 from nodes.support.documents import Document
 from nodes.support.providers.base import Usage
-from nodes.support.providers.model import ConfiguredModel, ask
+from nodes.support.providers.model import ConfiguredModel, send_request
 from nodes.support.providers.pricing import estimate_cost
 from nodes.support.providers.retry import parse_retry_after
 from nodes.support.messages import Message
@@ -123,7 +123,7 @@ def test_a_missing_openai_key_names_the_variable_the_provider_reads() -> None:
       outputs=[Port("text", PortType.TEXT)])
 async def asker(config: Any, inputs: dict[str, Any], ctx: Any) -> dict[str, Any]:
     model: ConfiguredModel = inputs["model"]
-    done = await ask(model, model.request((Message("user", inputs["question"]),), temperature=1.5), ctx)
+    done = await send_request(model, model.request((Message("user", inputs["question"]),), temperature=1.5), ctx)
     return {"text": done.text}
 
 
