@@ -1,192 +1,282 @@
-"""Engine overhead: per-node cost of the scheduler, side by side with a plain loop and LCEL.
+"""Engine overhead on the path users take: `chainloom.run(flow)`, side by side with LCEL and a floor.
 
-    python benchmarks/engine_overhead.py            # needs `pip install -e .[bench]` for LCEL
+    python benchmarks/engine_overhead.py [--rounds 9]     # LCEL needs `pip install -e .[bench]`
 
-Prints, for chains of 10 and 200 trivial nodes, the time per node of: a plain Python
-loop (the floor), chainloom with tracing off, with tracing on (events + a JSON-lines
-trace file), and langchain-core's LCEL (RunnableLambda sequence); then the wall time of
-8 parallel branches that each sleep 100 ms (async and blocking), as a ratio to 100 ms.
+For chains of N = 10, 200 and 1000 `transform.text` nodes (plus the flow's input and
+output node) it times, INTERLEAVED round by round in this one process:
+
+  chainloom.run     `chainloom.run(flow)`: the default runner each call, run store,
+                    trace file and events on (what the CLI, the UI and the server do)
+  Runner            one default `chainloom.runner()` reused: store + trace + events
+  engine, no trace  the scheduler alone on one event loop, tracing off, no handlers
+  LCEL invoke       langchain-core RunnableLambda(str.strip) sequence, `.invoke`
+  compiled floor    networkx topological order computed once, then a dict loop
+                    calling the same node functions
+
+It prints µs per node (run time / N, medians over rounds), the fixed cost per run
+(N=10's time minus 10 × the per-node slope between N=200 and N=1000), the fan-out of 8 branches sleeping
+100 ms (async and blocking) through the default runner as a ratio to 100 ms, the
+load average, and every issue-12 target as met / NOT met.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import os
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.flow import parse_flow
-from engine.node import FlowInputConfig, FlowOutputConfig, NodeConfig, NodeSpec
-from engine.ports import Port, PortType
-from engine.registry import Registry
-from engine.runner import TraceFile
-from engine.scheduler import RunOptions, execute
-from engine.validate import compile_flow
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import chainloom  # noqa: E402
+from engine.flow import Flow, parse_flow  # noqa: E402
+from engine.node import FlowInputConfig, FlowOutputConfig, NodeConfig, NodeSpec  # noqa: E402
+from engine.ports import Port, PortType  # noqa: E402
+from engine.registry import Registry  # noqa: E402
+from engine.scheduler import RunOptions, execute  # noqa: E402
+from engine.validate import compile_flow  # noqa: E402
+from nodes.registry import default_registry  # noqa: E402
+
+SIZES = (10, 200, 1000)
+STEPS = [{"op": "strip"}]
+TEXT = "  chainloom  "
 
 
-class Empty(NodeConfig):
-    pass
+def chain_flow(n: int) -> Flow:
+    nodes: list[dict[str, Any]] = [{"id": "text", "type": "input.text", "config": {"name": "text"}}]
+    nodes += [{"id": f"t{k}", "type": "transform.text", "config": {"steps": STEPS}} for k in range(n)]
+    nodes.append({"id": "out", "type": "output.text", "config": {"name": "out"}})
+    ids = [node["id"] for node in nodes]
+    edges = [{"from": f"{a}.text", "to": f"{b}.text"} for a, b in zip(ids[:-2], ids[1:-1])]
+    edges.append({"from": f"{ids[-2]}.text", "to": "out.value"})
+    return parse_flow({"schema_version": 1, "id": f"chain{n}", "nodes": nodes, "edges": edges})
 
 
-def _inc(cfg: Any, inputs: dict[str, Any], ctx: Any) -> dict[str, Any]:
-    return {"n": inputs["n"] + 1}
+# ------------------------------------------------------------------ contenders
+def default_run(flow: Flow, home: Path) -> Callable[[], None]:
+    def once() -> None:
+        result = chainloom.run(flow, {"text": TEXT}, home=home)
+        if not result.ok:
+            raise RuntimeError(result.error)
+    return once
 
 
-async def _ainc(cfg: Any, inputs: dict[str, Any], ctx: Any) -> dict[str, Any]:
-    return {"n": inputs["n"] + 1}
-
-
-def _sleep(cfg: Any, inputs: dict[str, Any], ctx: Any) -> dict[str, Any]:
-    time.sleep(0.1)
-    return {"n": inputs["n"]}
-
-
-async def _asleep(cfg: Any, inputs: dict[str, Any], ctx: Any) -> dict[str, Any]:
-    await asyncio.sleep(0.1)
-    return {"n": inputs["n"]}
-
-
-N = [Port("n", PortType.NUMBER)]
-REGISTRY = Registry([
-    NodeSpec("in.n", 1, "", "", FlowInputConfig, lambda c, i, x: {"n": x.flow_inputs[c.name]},
-             outputs=N, role="input", blocking=False),
-    NodeSpec("out.n", 1, "", "", FlowOutputConfig, lambda c, i, x: {"value": i["n"]}, inputs=N,
-             role="output", blocking=False),
-    NodeSpec("b.inc", 1, "", "", Empty, _inc, inputs=N, outputs=N, blocking=False),
-    NodeSpec("b.ainc", 1, "", "", Empty, _ainc, inputs=N, outputs=N),
-    NodeSpec("b.sleep", 1, "", "", Empty, _sleep, inputs=N, outputs=N, blocking=True),
-    NodeSpec("b.asleep", 1, "", "", Empty, _asleep, inputs=N, outputs=N),
-])
-
-
-def chain(n: int, kind: str) -> Any:
-    nodes = [{"id": "i", "type": "in.n", "config": {"name": "n"}}]
-    nodes += [{"id": f"s{k}", "type": kind} for k in range(n)]
-    nodes += [{"id": "o", "type": "out.n", "config": {"name": "n"}}]
-    ids = ["i"] + [f"s{k}" for k in range(n)]
-    edges = [{"from": f"{a}.n", "to": f"{b}.n"} for a, b in zip(ids, ids[1:])]
-    edges.append({"from": f"{ids[-1]}.n", "to": "o.n"})
-    return compile_flow(parse_flow({"schema_version": 1, "id": "bench", "nodes": nodes, "edges": edges}), REGISTRY)
-
-
-def fan_out(kind: str, width: int = 8) -> Any:
-    nodes = [{"id": "i", "type": "in.n", "config": {"name": "n"}}]
-    nodes += [{"id": f"b{k}", "type": kind} for k in range(width)]
-    nodes += [{"id": f"o{k}", "type": "out.n", "config": {"name": f"o{k}"}} for k in range(width)]
-    edges = [{"from": "i.n", "to": f"b{k}.n"} for k in range(width)]
-    edges += [{"from": f"b{k}.n", "to": f"o{k}.n"} for k in range(width)]
-    return compile_flow(parse_flow({"schema_version": 1, "id": "fan", "nodes": nodes, "edges": edges}), REGISTRY)
-
-
-def best_of(fn: Callable[[], Any], repeat: int) -> float:
-    """Median seconds of `repeat` calls (after one warm-up)."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
-def engine_time(plan: Any, repeat: int, traced: bool, trace_dir: Path) -> float:
-    async def once() -> None:
-        handlers = [TraceFile(trace_dir / "run.jsonl")] if traced else []
-        result = await execute(plan, {"n": 0}, handlers, RunOptions(trace=traced))
-        assert result.ok, result.error
-
-    loop = asyncio.new_event_loop()
-    try:
-        return best_of(lambda: loop.run_until_complete(once()), repeat)
-    finally:
-        loop.close()
-
-
-def plain_time(n: int, repeat: int) -> float:
-    steps = [lambda x: x + 1] * n
+def reused_runner(flow: Flow, home: Path) -> Callable[[], None]:
+    runner = chainloom.runner(home=home)
 
     def once() -> None:
-        x = 0
-        for step in steps:
-            x = step(x)
+        result = runner.run(flow, {"text": TEXT})
+        if not result.ok:
+            raise RuntimeError(result.error)
+    return once
 
-    return best_of(once, repeat)
+
+class LoopRunner:
+    """One event loop kept for the bare-engine contender (the floor of the async machinery)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+
+    def close(self) -> None:
+        self.loop.close()
 
 
-def lcel_time(n: int, repeat: int) -> float | None:
+def bare_engine(flow: Flow, loop: LoopRunner) -> Callable[[], None]:
+    plan = compile_flow(flow, default_registry())
+
+    def once() -> None:
+        result = loop.loop.run_until_complete(execute(plan, {"text": TEXT}, [], RunOptions(trace=False)))
+        if not result.ok:
+            raise RuntimeError(result.error)
+    return once
+
+
+def lcel(n: int) -> Callable[[], None] | None:
     try:
         from langchain_core.runnables import RunnableLambda
     except ImportError:
         return None
-    seq = RunnableLambda(lambda x: x + 1)
+    seq: Any = RunnableLambda(str.strip)
     for _ in range(n - 1):
-        seq = seq | RunnableLambda(lambda x: x + 1)
-    return best_of(lambda: seq.invoke(0), repeat)
+        seq = seq | RunnableLambda(str.strip)
+    return lambda: seq.invoke(TEXT)
 
 
-def lcel_async_time(n: int, repeat: int) -> float | None:
-    try:
-        from langchain_core.runnables import RunnableLambda
-    except ImportError:
-        return None
+def compiled_floor(flow: Flow) -> Callable[[], None]:
+    """networkx order once, then a dict loop calling each node's own run function."""
+    import networkx as nx
 
-    async def inc(x: int) -> int:
-        return x + 1
+    plan = compile_flow(flow, default_registry())
+    graph = nx.DiGraph()
+    graph.add_nodes_from(plan.nodes)
+    graph.add_edges_from((w.source, w.target, {"port": (w.source_port, w.target_port)}) for w in plan.wires)
+    order = list(nx.topological_sort(graph))
+    feeds = {nid: [(src, graph.edges[src, nid]["port"]) for src in graph.predecessors(nid)] for nid in order}
+    calls = [(nid, plan.nodes[nid].spec.run, plan.nodes[nid].config, feeds[nid]) for nid in order]
 
-    seq = RunnableLambda(inc)
-    for _ in range(n - 1):
-        seq = seq | RunnableLambda(inc)
-    loop = asyncio.new_event_loop()
-    try:
-        return best_of(lambda: loop.run_until_complete(seq.ainvoke(0)), repeat)
-    finally:
-        loop.close()
+    class Ctx:
+        flow_inputs = {"text": TEXT}
+        services: dict[str, Any] = {}
+
+    def once() -> None:
+        values: dict[str, dict[str, Any]] = {}
+        for nid, run, config, feed in calls:
+            inputs = {dst: values[src][out] for src, (out, dst) in feed}
+            values[nid] = run(config, inputs, Ctx)
+        if values["out"]["value"] != "chainloom":
+            raise RuntimeError(values["out"])
+    return once
 
 
-def lcel_fan_out() -> float | None:
-    try:
-        from langchain_core.runnables import RunnableLambda, RunnableParallel
-    except ImportError:
-        return None
-    par = RunnableParallel({f"b{k}": RunnableLambda(lambda x: time.sleep(0.1) or x) for k in range(8)})
-    return best_of(lambda: par.invoke(0), 3)
+# ------------------------------------------------------------------ fan-out
+def sleepers() -> Registry:
+    text = [Port("text", PortType.TEXT)]
+
+    class Empty(NodeConfig):
+        pass
+
+    def blocking(c: Any, i: dict[str, Any], x: Any) -> dict[str, Any]:
+        time.sleep(0.1)
+        return {"text": i["text"]}
+
+    async def asleep(c: Any, i: dict[str, Any], x: Any) -> dict[str, Any]:
+        await asyncio.sleep(0.1)
+        return {"text": i["text"]}
+
+    return Registry([
+        NodeSpec("in.text", 1, "", "", FlowInputConfig, lambda c, i, x: {"text": x.flow_inputs[c.name]},
+                 outputs=text, role="input", blocking=False),
+        NodeSpec("out.text", 1, "", "", FlowOutputConfig, lambda c, i, x: {"value": i["text"]},
+                 inputs=[Port("text", PortType.TEXT)], role="output", blocking=False),
+        NodeSpec("b.sleep", 1, "", "", Empty, blocking, inputs=text, outputs=text, blocking=True),
+        NodeSpec("b.asleep", 1, "", "", Empty, asleep, inputs=text, outputs=text),
+    ])
+
+
+def fan_out_flow(kind: str, width: int = 8) -> Flow:
+    nodes: list[dict[str, Any]] = [{"id": "i", "type": "in.text", "config": {"name": "text"}}]
+    nodes += [{"id": f"b{k}", "type": kind} for k in range(width)]
+    nodes += [{"id": f"o{k}", "type": "out.text", "config": {"name": f"o{k}"}} for k in range(width)]
+    edges = [{"from": "i.text", "to": f"b{k}.text"} for k in range(width)]
+    edges += [{"from": f"b{k}.text", "to": f"o{k}.text"} for k in range(width)]
+    return parse_flow({"schema_version": 1, "id": "fan", "nodes": nodes, "edges": edges})
+
+
+def fan_out(home: Path, rounds: int) -> dict[str, float]:
+    runner = chainloom.runner(home=home, registry=sleepers())
+    flows = {"async": fan_out_flow("b.asleep"), "blocking": fan_out_flow("b.sleep")}
+    for flow in flows.values():
+        runner.run(flow, {"text": "x"})  # warm-up: pool threads, plan
+    walls: dict[str, list[float]] = {name: [] for name in flows}
+    for _ in range(rounds):
+        for name, flow in flows.items():
+            t0 = time.perf_counter()
+            result = runner.run(flow, {"text": "x"})
+            walls[name].append(time.perf_counter() - t0)
+            if not result.ok:
+                raise RuntimeError(result.error)
+    return {name: statistics.median(w) / 0.1 for name, w in walls.items()}
+
+
+# ------------------------------------------------------------------ the table
+def reps_for(n: int) -> int:
+    """Calls per sample, so that each sample lasts long enough to time."""
+    return {10: 20, 200: 2}.get(n, 1)
+
+
+def measure(cells: dict[tuple[str, int], Callable[[], None]], rounds: int) -> dict[tuple[str, int], float]:
+    """Median seconds per call of every cell, taking one sample of each cell per round."""
+    for fn in cells.values():
+        fn()  # warm-up
+    samples: dict[tuple[str, int], list[float]] = {key: [] for key in cells}
+    for _ in range(rounds):
+        for key, fn in cells.items():
+            reps = reps_for(key[1])
+            t0 = time.perf_counter()
+            for _ in range(reps):
+                fn()
+            samples[key].append((time.perf_counter() - t0) / reps)
+    return {key: statistics.median(s) for key, s in samples.items()}
+
+
+def fit(times: dict[int, float]) -> tuple[float, float]:
+    """(fixed seconds per run, seconds per node): the slope between the two long chains, and
+    what the shortest chain costs beyond it (an intercept that the noise of N=1000 cannot swing)."""
+    small, mid, big = SIZES
+    slope = (times[big] - times[mid]) / (big - mid)
+    return times[small] - small * slope, slope
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
 
 
 def main() -> None:
-    trace_dir = Path(tempfile.mkdtemp(prefix="chainloom-bench-"))
-    print("per-node overhead, microseconds (median of repeated runs; lower is better)\n")
-    print("sync nodes (engine inline nodes vs LCEL invoke of sync RunnableLambdas)")
-    header = (f"{'chain':>6} | {'plain loop':>10} | {'engine':>8} | {'engine+trace':>12} | "
-              f"{'LCEL':>8} | {'trace/LCEL':>10}")
-    rows: list[str] = []
-    async_rows: list[str] = []
-    for n in (10, 200):
-        repeat = 300 if n == 10 else 40
-        nodes = n + 2  # the chain plus its input and output nodes
-        floor = plain_time(n, repeat) / n * 1e6
-        for kind, lcel_fn, out in (("b.inc", lcel_time, rows), ("b.ainc", lcel_async_time, async_rows)):
-            plan = chain(n, kind)
-            bare = engine_time(plan, repeat, False, trace_dir) / nodes * 1e6
-            traced = engine_time(plan, repeat, True, trace_dir) / nodes * 1e6
-            lcel = lcel_fn(n, repeat)
-            lcel_us = lcel / n * 1e6 if lcel else float("nan")
-            out.append(f"{n:>6} | {floor:>10.2f} | {bare:>8.2f} | {traced:>12.2f} | {lcel_us:>8.1f} | "
-                       f"{traced / lcel_us:>10.3f}")
-    print(header, "-" * len(header), *rows, sep="\n")
-    print("\nasync nodes (engine async nodes vs LCEL ainvoke of async RunnableLambdas)")
-    print(header, "-" * len(header), *async_rows, sep="\n")
-    print("\n(engine+trace = typed events for every node + a JSON-lines trace file; target trace/LCEL <= 0.1)")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=9, help="interleaved samples per cell")
+    args = parser.parse_args()
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+          f"({os.cpu_count()} cores)")
+    home = Path(tempfile.mkdtemp(prefix="chainloom-bench-"))
+    loop = LoopRunner()
+    names = ["chainloom.run", "Runner", "engine, no trace", "LCEL invoke", "compiled floor"]
+    cells: dict[tuple[str, int], Callable[[], None]] = {}
+    for n in SIZES:
+        flow = chain_flow(n)
+        makers: list[Callable[[], Callable[[], None] | None]] = [
+            lambda: default_run(flow, home), lambda: reused_runner(flow, home),
+            lambda: bare_engine(flow, loop), lambda: lcel(n), lambda: compiled_floor(flow)]
+        for name, make in zip(names, makers):
+            fn = make()
+            if fn is not None:
+                cells[name, n] = fn
+    times = measure(cells, args.rounds)
+    fan = fan_out(home, max(3, args.rounds // 2))
+    loop.close()
+    chainloom.runner(home=home)  # the same store: make sure every event is written before we leave
 
-    print("\nfan-out: 8 branches each sleeping 100 ms, wall time / 100 ms (ideal 1.00; target <= 1.05)\n")
-    for kind, label in (("b.asleep", "async (asyncio.sleep)"), ("b.sleep", "blocking (time.sleep, thread pool)")):
-        wall = engine_time(fan_out(kind), 5, True, trace_dir)
-        print(f"  chainloom {label:<36} {wall / 0.1:.3f}")
-    lcel = lcel_fan_out()
-    if lcel is not None:
-        print(f"  LCEL RunnableParallel, blocking{'':<13} {lcel / 0.1:.3f}")
+    print(f"\nµs per node, chain of N transform.text (run time / N, median of {args.rounds} "
+          "interleaved rounds)\n")
+    header = f"{'contender':<18}" + "".join(f"{f'N={n}':>10}" for n in SIZES) + f"{'fixed ms':>10}{'vs LCEL':>10}"
+    print(header)
+    print("-" * len(header))
+    fixed: dict[str, float] = {}
+    per_node: dict[str, float] = {}
+    for name in names:
+        if (name, SIZES[0]) not in times:
+            print(f"{name:<18}  (not installed: pip install -e .[bench])")
+            continue
+        row = [times[name, n] / n * 1e6 for n in SIZES]
+        fixed[name], per_node[name] = fit({n: times[name, n] for n in SIZES})
+        lcel_cost = times.get(("LCEL invoke", 1000))
+        ratio = f"{times[name, 1000] / lcel_cost:>10.3f}" if lcel_cost else f"{'':>10}"
+        print(f"{name:<18}" + "".join(f"{x:>10.2f}" for x in row) + f"{fixed[name] * 1e3:>10.2f}" + ratio)
+    print("\nfixed ms: the run time of N=10 minus 10 × the per-node slope between N=200 and N=1000")
+    print(f"\nfan-out 8 × 100 ms through the default runner (store + trace), wall / 100 ms: "
+          f"async {fan['async']:.3f}, blocking {fan['blocking']:.3f}  (ideal 1.000)")
+
+    def us(name: str, n: int) -> float:
+        return times[name, n] / n * 1e6
+
+    print("\ntargets (issue 12)")
+    checks = [
+        ("default path ≤ 10 µs/node at N=200", us("chainloom.run", 200), 10.0, "µs"),
+        ("default path ≤ 10 µs/node at N=1000", us("chainloom.run", 1000), 10.0, "µs"),
+        ("Runner ≤ 10 µs/node at N=1000", us("Runner", 1000), 10.0, "µs"),
+        ("default path fixed cost ≤ 1 ms per run", fixed["chainloom.run"] * 1e3, 1.0, "ms"),
+        ("engine, tracing off ≤ 3 µs/node at N=1000", us("engine, no trace", 1000), 3.0, "µs"),
+        ("fan-out async ≤ 1.02× ideal", fan["async"], 1.02, "×"),
+        ("fan-out blocking ≤ 1.02× ideal", fan["blocking"], 1.02, "×"),
+    ]
+    for label, value, limit, unit in checks:
+        print(f"  {label:<44} {value:>8.3f} {unit:<3} {verdict(value <= limit)}")
+    print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

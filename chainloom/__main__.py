@@ -1,0 +1,7 @@
+"""`python -m chainloom` is the `chainloom` command."""
+
+import sys
+
+from chainloom.cli import main
+
+sys.exit(main())
