@@ -72,13 +72,14 @@ def resolve(flow: Flow | PathLike, store: Store | None = None) -> tuple[Flow, in
     """A Flow from a Flow, a flow file, or a saved flow's id or name; with its saved version."""
     from engine.errors import NotFound  # noqa: PLC0415
     from engine.flow import Flow  # noqa: PLC0415
-    from engine.store import open_store  # noqa: PLC0415
 
     if isinstance(flow, Flow):
         return flow, None
     ref = os.fspath(flow)
     if Path(ref).is_file():
         return load(ref), None
+    from engine.store import open_store  # noqa: PLC0415 - a saved flow: only now open the store
+
     try:
         return (store or open_store()).get_flow(ref)
     except NotFound as err:
@@ -97,12 +98,14 @@ def runner(*, home: PathLike | None = None, registry: Registry | None = None, st
     Nodes find the data dir as `ctx.services["home"]` and the store as
     `ctx.services["store"]` (when `store` is on); `services` adds or overrides entries.
     """
+    from engine.recording import StoreHandle  # noqa: PLC0415
     from engine.runner import Runner  # noqa: PLC0415
-    from engine.store import open_store  # noqa: PLC0415
     from nodes.registry import default_registry  # noqa: PLC0415
 
     base = data_dir(home)
-    run_store = open_store(home) if store else None
+    # The store opens (SQLAlchemy, schema) only if something reads it; recording needs no more
+    # than the process's writer thread.
+    run_store = StoreHandle(home) if store else None
     injected: dict[str, Any] = {"home": base}
     if run_store is not None:
         injected["store"] = run_store

@@ -1,111 +1,369 @@
-"""Recording a run into the store as it happens: the Runner's store handler.
+"""Recording runs into the store off the run's path: one writer thread per process, in batches.
 
-The run row is written when the run starts; events are buffered and written in one
-transaction at most every FLUSH_EVERY seconds (from a timer thread, so the event
-loop never waits on the disk mid-run) and once more, synchronously, with the
-outcome when the run finishes.
+A run's handler (`RunRecording`) only appends each event to its own list; the
+process's one `RunWriter` thread takes those lists every FLUSH_EVERY seconds (and
+at once when a run starts or finishes), serialises them with orjson and writes them
+with plain inserts, in one transaction per batch, on a connection it keeps open.
+Nothing recorded is lost on a clean stop: the store's readers, `Store.close()` and
+an atexit hook wait for the writer. A crash loses at most the last FLUSH_EVERY
+seconds of events (those not yet handed to the database).
 """
 
 from __future__ import annotations
 
+import atexit
+import json
+import logging
+import os
+import queue
 import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import insert, update
+import orjson
 
 from engine.events import Event, RunFinished, RunStarted
-from engine.flow import Flow
-from engine.store import _dumps, _now, events_table, runs_table
+from engine.runner import default_home
 
 if TYPE_CHECKING:
+    from engine.flow import Flow
     from engine.store import Store
 
-FLUSH_EVERY = 0.25  # seconds between batched event writes during a run
+log = logging.getLogger("chainloom.store")
+
+FLUSH_EVERY = 0.1  # seconds between batched event writes while runs are live
+DATABASE_URL_ENV = "CHAINLOOM_DATABASE_URL"
+DB_FILE = "chainloom.db"
+BUSY_TIMEOUT_MS = 15_000
+SQLITE_FILE = "sqlite:///"
+
+EventRow = tuple[str, int, str, str | None, str]
+RunRow = tuple[str, str, int | None, str, str, str, str, str, str, str | None]
 
 
-def _event_row(event: Event) -> dict[str, Any]:
-    body = event.to_dict()
-    return {"run_id": event.run_id, "seq": event.seq, "kind": event.kind,
-            "node": body.get("node"), "body": _dumps(body)}
+def default_url(home: str | os.PathLike[str] | None = None) -> str:
+    """$CHAINLOOM_DATABASE_URL, else SQLite in the data dir (`home`, else default_home())."""
+    if home is None and os.environ.get(DATABASE_URL_ENV):
+        return os.environ[DATABASE_URL_ENV]
+    base = Path(home) if home is not None else default_home()
+    return f"sqlite:///{(base.expanduser() / DB_FILE).resolve()}"
 
 
+def sql_time(value: datetime) -> str:
+    """A UTC time as SQLAlchemy stores DateTime in SQLite (so both paths read it back alike)."""
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text; orjson, with json's `default=str` leniency for odd values."""
+    try:
+        return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
+
+
+def event_row(event: Event) -> EventRow:
+    return (event.run_id, event.seq, event.kind, getattr(event, "node", None), dumps(event))
+
+
+# ------------------------------------------------------------------ sinks: where batches go
+class Sink(Protocol):
+    def write(self, runs: list[RunRow], events: list[EventRow], outcomes: list[dict[str, Any]]) -> None: ...
+    def close(self) -> None: ...
+
+
+class SqliteSink:
+    """A SQLite file through the stdlib driver on one connection (no SQLAlchemy on the run path)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.conn: Any = None
+        self.inode = 0
+
+    def _connect(self) -> Any:
+        import sqlite3  # noqa: PLC0415 - only the writer thread needs it
+
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+                               check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        tables = {r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name IN ('runs', 'events')")}
+        if tables != {"runs", "events"}:  # a new database: the Store creates the schema
+            from engine.store import Store  # noqa: PLC0415
+
+            Store(SQLITE_FILE + self.path).close()
+        self.inode = os.stat(self.path).st_ino
+        return conn
+
+    def _current(self) -> bool:
+        """Still the file at `path` (not one deleted and made again since we opened it)?"""
+        try:
+            return os.stat(self.path).st_ino == self.inode
+        except OSError:
+            return False
+
+    def write(self, runs: list[RunRow], events: list[EventRow], outcomes: list[dict[str, Any]]) -> None:
+        if self.conn is not None and not self._current():
+            self.close()
+        if self.conn is None:
+            self.conn = self._connect()
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if runs:
+                conn.executemany(
+                    "INSERT INTO runs (id, flow_id, flow_version, status, started_at, inputs, outputs, "
+                    "hint, usage, session_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", runs)
+            if events:
+                conn.executemany("INSERT INTO events (run_id, seq, kind, node, body) VALUES (?, ?, ?, ?, ?)",
+                                 events)
+            if outcomes:
+                conn.executemany(
+                    "UPDATE runs SET status = :status, finished_at = :finished_at, duration = :duration, "
+                    "outputs = :outputs, error = :error, hint = :hint, failed_node = :failed_node, "
+                    "usage = :usage WHERE id = :id", outcomes)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+class StoreSink:
+    """Any other database (PostgreSQL, in-memory SQLite) through the Store's SQLAlchemy engine."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def write(self, runs: list[RunRow], events: list[EventRow], outcomes: list[dict[str, Any]]) -> None:
+        from sqlalchemy import bindparam, insert, update  # noqa: PLC0415
+
+        from engine.store import events_table, runs_table  # noqa: PLC0415
+
+        run_keys = ("id", "flow_id", "flow_version", "status", "started_at", "inputs", "outputs",
+                    "hint", "usage", "session_id")
+        with self.store.engine.begin() as conn:
+            if runs:
+                conn.execute(insert(runs_table), [_run_params(dict(zip(run_keys, r))) for r in runs])
+            if events:
+                keys = ("run_id", "seq", "kind", "node", "body")
+                conn.execute(insert(events_table), [dict(zip(keys, e)) for e in events])
+            if outcomes:
+                stmt = (update(runs_table).where(runs_table.c.id == bindparam("run"))
+                        .values({k: bindparam(k) for k in outcomes[0] if k != "id"}))
+                conn.execute(stmt, [{**_run_params(o), "run": o["id"]} for o in outcomes])
+
+    def close(self) -> None:
+        pass
+
+
+def _run_params(row: dict[str, Any]) -> dict[str, Any]:
+    for key in ("started_at", "finished_at"):
+        if isinstance(row.get(key), str):
+            row[key] = datetime.strptime(row[key], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
+    return row
+
+
+# ------------------------------------------------------------------ the writer
+class RunWriter:
+    """The process's one thread that writes recorded runs, batch by batch, in order."""
+
+    def __init__(self) -> None:
+        self._wake: queue.SimpleQueue[threading.Event | None] = queue.SimpleQueue()
+        self._live: dict[int, RunRecording] = {}   # recordings with unwritten events
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._sinks: dict[str, Sink] = {}
+
+    def attach(self, recording: RunRecording, urgent: bool) -> None:
+        """`recording` has events to write; `urgent` (start, finish) wakes the writer now."""
+        with self._lock:
+            self._live[id(recording)] = recording
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="chainloom-store", daemon=True)
+                self._thread.start()
+                atexit.register(self.flush)
+        if urgent:
+            self._wake.put(None)
+
+    def flush(self, timeout: float = 30.0) -> None:
+        """Block until everything recorded so far (in any run) is in the database."""
+        if self._thread is None or threading.current_thread() is self._thread:
+            return
+        done = threading.Event()
+        self._wake.put(done)
+        done.wait(timeout)
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                first = self._wake.get(timeout=FLUSH_EVERY if self._live else None)
+            except queue.Empty:
+                first = None
+            waiters = [first] if first is not None else []
+            while True:  # take every wake-up already queued: one batch serves them all
+                try:
+                    extra = self._wake.get_nowait()
+                except queue.Empty:
+                    break
+                if extra is not None:
+                    waiters.append(extra)
+            self._write_all()
+            for waiter in waiters:
+                waiter.set()
+
+    def _write_all(self) -> None:
+        with self._lock:
+            recordings = list(self._live.values())
+        by_sink: dict[str, list[RunRecording]] = {}
+        for rec in recordings:
+            by_sink.setdefault(rec.log.url, []).append(rec)
+        for url, recs in by_sink.items():
+            self._write(url, recs)
+
+    def _write(self, url: str, recordings: list[RunRecording]) -> None:
+        runs: list[RunRow] = []
+        events: list[EventRow] = []
+        outcomes: list[dict[str, Any]] = []
+        done: list[RunRecording] = []
+        for rec in recordings:
+            if rec.take(runs, events, outcomes):
+                done.append(rec)
+        try:
+            sink = self._sinks.get(url) or recordings[0].log.sink()
+            if isinstance(sink, SqliteSink):
+                self._sinks[url] = sink  # keeps its connection; a StoreSink is just the Store
+            sink.write(runs, events, outcomes)
+        except Exception:  # noqa: BLE001 - a broken database must not take the writer down
+            log.exception("cannot record %d run(s) in %s", len(recordings), url)
+        finally:
+            with self._lock:
+                for rec in done:
+                    self._live.pop(id(rec), None)
+            for rec in recordings:
+                rec.written.set()
+
+
+WRITER = RunWriter()
+
+
+def flush_recordings() -> None:
+    """Block until every event recorded in this process so far is in its database."""
+    WRITER.flush()
+
+
+# ------------------------------------------------------------------ one run
 class RunRecording:
-    """The handler for one run: the run row at start, events in batches, the outcome at the end.
+    """The handler recording one run: appends events; the writer takes them in batches.
 
-    Events are buffered and written in one transaction at most every FLUSH_EVERY
-    seconds (from a timer thread, so the event loop never waits on the disk during
-    the run) and once more, synchronously, on RunFinished.
+    `written` is set each time the writer has committed what this run recorded so
+    far (first: the run row with run.started).
     """
 
-    def __init__(self, store: Store, run_id: str, flow: Flow, flow_version: int | None) -> None:
-        self.store = store
+    def __init__(self, log_: RunLog, run_id: str, flow_id: str, flow_version: int | None) -> None:
+        self.log = log_
         self.run_id = run_id
-        self.flow_id = flow.id
+        self.flow_id = flow_id
         self.flow_version = flow_version
-        self._buffer: list[dict[str, Any]] = []
-        self._lock = threading.Lock()        # guards _buffer and _timer
-        self._write_lock = threading.Lock()  # one batch at a time, in order
-        self._timer: threading.Timer | None = None
+        self.written = threading.Event()
+        self._events: list[Event] = []
+        self._start: RunRow | None = None
+        self._finish: dict[str, Any] | None = None
         self._started = False
+        self._sent_start = False
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunStarted):
-            self._start(event)
+            self._start = (self.run_id, self.flow_id, self.flow_version, "running",
+                           sql_time(datetime.now(UTC)), dumps(event.inputs), "{}", "", "{}",
+                           event.session_id)
+            self._started = True
+            self._events.append(event)
+            WRITER.attach(self, urgent=True)
             return
         if not self._started:
-            return  # the run row could not be written; events would have nowhere to go
-        with self._lock:
-            self._buffer.append(_event_row(event))
+            return
+        self._events.append(event)
         if isinstance(event, RunFinished):
-            self._finish(event)
-        else:
-            self._schedule()
+            self._finish = _outcome(self.run_id, event)
+            WRITER.attach(self, urgent=True)
 
-    def _start(self, event: RunStarted) -> None:
-        row = {"id": self.run_id, "flow_id": self.flow_id, "flow_version": self.flow_version,
-               "status": "running", "started_at": _now(), "inputs": _dumps(event.inputs),
-               "outputs": "{}", "hint": "", "usage": "{}",
-               "session_id": event.session_id}
-        with self.store.engine.begin() as conn:
-            conn.execute(insert(runs_table).values(**row))
-            conn.execute(insert(events_table).values(**_event_row(event)))
-        self._started = True
-
-    def _schedule(self) -> None:
-        with self._lock:
-            if self._timer is None:
-                self._timer = threading.Timer(FLUSH_EVERY, self._timed_flush)
-                self._timer.daemon = True
-                self._timer.start()
-
-    def _timed_flush(self) -> None:
-        with self._lock:
-            self._timer = None
-        self.flush()
-
-    def flush(self, finished: RunFinished | None = None) -> None:
-        """Write buffered events (and the run's outcome, when given) in one transaction."""
-        with self._write_lock:
-            with self._lock:
-                batch, self._buffer = self._buffer, []
-            if not batch and finished is None:
-                return
-            with self.store.engine.begin() as conn:
-                if batch:
-                    conn.execute(insert(events_table), batch)
-                if finished is not None:
-                    conn.execute(update(runs_table).where(runs_table.c.id == self.run_id)
-                                 .values(**_outcome(finished)))
-
-    def _finish(self, event: RunFinished) -> None:
-        with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-        self.flush(event)
+    def take(self, runs: list[RunRow], events: list[EventRow], outcomes: list[dict[str, Any]]) -> bool:
+        """Move what is recorded so far into the batch (writer thread); True once the run is complete."""
+        if self._start is not None and not self._sent_start:
+            runs.append(self._start)
+            self._sent_start = True
+        count = len(self._events)  # the run's thread only appends, so the first `count` are settled
+        if count:
+            events.extend(event_row(e) for e in self._events[:count])
+            del self._events[:count]
+        finish = self._finish
+        if finish is not None and not self._events:
+            outcomes.append(finish)
+            return True
+        return False
 
 
-def _outcome(event: RunFinished) -> dict[str, Any]:
-    return {"status": event.status, "finished_at": _now(), "duration": event.duration,
-            "outputs": _dumps(event.outputs), "error": event.error, "hint": event.hint or "",
-            "failed_node": event.failed_node, "usage": _dumps(event.usage)}
+def _outcome(run_id: str, event: RunFinished) -> dict[str, Any]:
+    return {"id": run_id, "status": event.status, "finished_at": sql_time(datetime.now(UTC)),
+            "duration": event.duration, "outputs": dumps(event.outputs), "error": event.error,
+            "hint": event.hint or "", "failed_node": event.failed_node, "usage": dumps(event.usage)}
+
+
+class RunLog:
+    """Records runs into the database at `url` (engine.runner.RunRecorder), via the writer."""
+
+    def __init__(self, url: str, store: Store | None = None) -> None:
+        self.url = url
+        self._store = store
+
+    def recorder(self, run_id: str, flow: Flow, inputs: Mapping[str, Any],
+                 flow_version: int | None = None) -> RunRecording:
+        return RunRecording(self, run_id, flow.id, flow_version)
+
+    def sink(self) -> Sink:
+        """Where the writer sends this database's batches (made in the writer thread)."""
+        path = self.url[len(SQLITE_FILE):] if self.url.startswith(SQLITE_FILE) else ""
+        if path and path != ":memory:" and "?" not in path:
+            return SqliteSink(path)
+        if self._store is None:
+            from engine.store import Store  # noqa: PLC0415
+
+            self._store = Store(self.url)
+        return StoreSink(self._store)
+
+
+class StoreHandle:
+    """The run store of a data dir, opened (SQLAlchemy, schema) only when something reads it.
+
+    Recording a run needs no more than the writer, so `chainloom run` on a flow that
+    never reads the store does not pay for opening it. Any other attribute is the
+    Store's own (`engine.store.Store`), opened on first use.
+    """
+
+    def __init__(self, home: str | os.PathLike[str] | None = None) -> None:
+        self.url = default_url(home)
+        self._home = home
+        self._log = RunLog(self.url)
+
+    def recorder(self, run_id: str, flow: Flow, inputs: Mapping[str, Any],
+                 flow_version: int | None = None) -> RunRecording:
+        return self._log.recorder(run_id, flow, inputs, flow_version)
+
+    def open(self) -> Store:
+        from engine.store import open_store  # noqa: PLC0415
+
+        return open_store(self._home)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.open(), name)

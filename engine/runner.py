@@ -16,6 +16,8 @@ import queue
 import threading
 import time
 import uuid
+import weakref
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Protocol
@@ -27,6 +29,11 @@ from engine.scheduler import NodeCache, RunOptions, RunResult, execute
 from engine.validate import Plan, compile_flow
 
 log = logging.getLogger("chainloom.trace")
+
+PLAN_CACHE_SIZE = 64  # compiled plans kept per registry, least recently used out
+# Shared by every Runner on a registry, so `chainloom.run(flow)` (a Runner per call) compiles once.
+_PLANS: weakref.WeakKeyDictionary[Registry, OrderedDict[str, Plan]] = weakref.WeakKeyDictionary()
+_PLANS_LOCK = threading.Lock()
 
 
 class RunRecorder(Protocol):
@@ -188,7 +195,24 @@ class Runner:
         self.max_concurrency = max_concurrency
 
     def plan(self, flow: Flow | Plan) -> Plan:
-        return flow if isinstance(flow, Plan) else compile_flow(flow, self.registry)
+        """The compiled plan (raises ValidationFailed); the same flow content compiles once."""
+        if isinstance(flow, Plan):
+            return flow
+        # Keyed by content, not identity: a Flow is mutable, and its JSON costs ~1 µs a node,
+        # where validating it again costs ~100.
+        key = flow.model_dump_json()
+        with _PLANS_LOCK:
+            plans = _PLANS.setdefault(self.registry, OrderedDict())
+            plan = plans.get(key)
+            if plan is not None:
+                plans.move_to_end(key)
+                return plan
+        plan = compile_flow(flow, self.registry)
+        with _PLANS_LOCK:
+            plans[key] = plan
+            while len(plans) > PLAN_CACHE_SIZE:
+                plans.popitem(last=False)
+        return plan
 
     async def arun(self, flow: Flow | Plan, inputs: Mapping[str, Any] | None = None, *,
                    handlers: Sequence[Handler] = (), run_id: str | None = None,

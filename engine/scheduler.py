@@ -42,7 +42,7 @@ class RunOptions:
     executor: Executor | None = None
 
 
-@dataclass
+@dataclass(repr=False)
 class RunResult:
     run_id: str
     flow_id: str
@@ -57,6 +57,12 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return self.status == "succeeded"
+
+    def __repr__(self) -> str:
+        # Short on purpose: asyncio formats the repr of a finished run's task on the way
+        # out of asyncio.run, and a repr holding every event took milliseconds.
+        return (f"RunResult(run_id={self.run_id!r}, flow_id={self.flow_id!r}, status={self.status!r}, "
+                f"outputs=<{len(self.outputs)}>, events=<{len(self.events)}>)")
 
     def raise_for_status(self) -> RunResult:
         if self.error is not None:

@@ -25,13 +25,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from engine.errors import NotFound, StaleVersion
-from engine.events import Handler
 from engine.flow import Flow, dumps_flow, parse_flow
-from engine.runner import default_home
+from engine.recording import (BUSY_TIMEOUT_MS, DATABASE_URL_ENV, DB_FILE, RunLog, RunRecording,
+                              default_url, flush_recordings)
 
-DATABASE_URL_ENV = "CHAINLOOM_DATABASE_URL"
-DB_FILE = "chainloom.db"
-BUSY_TIMEOUT_MS = 15_000
+__all__ = ["DATABASE_URL_ENV", "DB_FILE", "FlowExists", "FlowRecord", "FlowVersion", "RunRecord", "Store",
+           "default_url", "make_engine", "open_store"]
 
 metadata = MetaData()
 
@@ -195,6 +194,7 @@ class Store:
             metadata.create_all(self.engine)
 
     def close(self) -> None:
+        flush_recordings()  # runs recorded through this store are written before it closes
         self.engine.dispose()
 
     # ------------------------------------------------------------ flows
@@ -308,14 +308,13 @@ class Store:
 
     # ------------------------------------------------------------ runs
     def recorder(self, run_id: str, flow: Flow, inputs: Mapping[str, Any],
-                 flow_version: int | None = None) -> Handler:
-        """A handler that records one run (engine.runner.RunRecorder)."""
-        from engine.recording import RunRecording  # noqa: PLC0415 - it imports this module
-
-        return RunRecording(self, run_id, flow, flow_version)
+                 flow_version: int | None = None) -> RunRecording:
+        """A handler that records one run (engine.runner.RunRecorder) through the process's writer."""
+        return RunLog(self.url, self).recorder(run_id, flow, inputs, flow_version)
 
     def list_runs(self, flow_id: str | None = None, limit: int = 50) -> list[RunRecord]:
         """The most recent runs first, optionally of one flow."""
+        flush_recordings()
         query = select(runs_table).order_by(runs_table.c.started_at.desc()).limit(max(0, limit))
         if flow_id is not None:
             query = query.where(runs_table.c.flow_id == flow_id)
@@ -324,6 +323,7 @@ class Store:
 
     def get_run(self, run_id: str) -> RunRecord:
         """The run with this id, or with this unique id prefix (at least 6 characters)."""
+        flush_recordings()
         with self.engine.connect() as conn:
             row = conn.execute(select(runs_table).where(runs_table.c.id == run_id)).one_or_none()
             if row is None and len(run_id) >= 6:
@@ -355,14 +355,6 @@ def _run_record(row: Any) -> RunRecord:
 
 _OPEN: dict[str, Store] = {}
 _OPEN_LOCK = threading.Lock()
-
-
-def default_url(home: str | os.PathLike[str] | None = None) -> str:
-    """$CHAINLOOM_DATABASE_URL, else SQLite in the data dir (`home`, else default_home())."""
-    if home is None and os.environ.get(DATABASE_URL_ENV):
-        return os.environ[DATABASE_URL_ENV]
-    base = Path(home) if home is not None else default_home()
-    return f"sqlite:///{(base.expanduser() / DB_FILE).resolve()}"
 
 
 def open_store(home: str | os.PathLike[str] | None = None) -> Store:

@@ -84,9 +84,11 @@ def test_unrunnable_flows_raise(home: Path, tmp_path: Path) -> None:
 def test_runner_is_wired_with_the_catalog_store_and_traces(home: Path) -> None:
     runner = chainloom.runner()
     assert "llm.chat" in runner.registry
-    assert runner.store is open_store()
+    assert runner.store.open() is open_store()  # the store itself opens only when read
+    assert runner.store.url == open_store().url
     assert runner.trace_dir == home / "traces"
-    assert runner.services["home"] == home and runner.services["store"] is open_store()
+    assert runner.services["home"] == home and runner.services["store"] is runner.store
+    assert runner.services["store"].list_flows() == []  # reads go to the opened store
     bare = chainloom.runner(store=False, trace=False)
     assert (bare.store, bare.trace_dir) == (None, None)
 
