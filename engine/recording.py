@@ -198,8 +198,8 @@ class RunWriter:
 
     def flush(self, timeout: float = 30.0) -> None:
         """Block until everything recorded so far (in any run) is in the database."""
-        if self._thread is None or threading.current_thread() is self._thread:
-            return
+        if not self._live or threading.current_thread() is self._thread:
+            return  # a recording leaves _live only once all it holds is written
         done = threading.Event()
         self._wake.put(done)
         done.wait(timeout)
@@ -252,6 +252,8 @@ class RunWriter:
                     self._live.pop(id(rec), None)
             for rec in recordings:
                 rec.written.set()
+            for rec in done:
+                rec.complete.set()
 
 
 WRITER = RunWriter()
@@ -266,8 +268,8 @@ def flush_recordings() -> None:
 class RunRecording:
     """The handler recording one run: appends events; the writer takes them in batches.
 
-    `written` is set each time the writer has committed what this run recorded so
-    far (first: the run row with run.started).
+    `written` is set once the writer has committed the run row with run.started (and
+    what followed it then); `complete` once it has committed the run's outcome.
     """
 
     def __init__(self, log_: RunLog, run_id: str, flow_id: str, flow_version: int | None) -> None:
@@ -276,6 +278,7 @@ class RunRecording:
         self.flow_id = flow_id
         self.flow_version = flow_version
         self.written = threading.Event()
+        self.complete = threading.Event()
         self._events: list[Event] = []
         self._start: RunRow | None = None
         self._finish: dict[str, Any] | None = None

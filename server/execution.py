@@ -17,7 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.events import Event, Handler
+from engine.events import Event, Handler, RunFinished, RunStarted
+from engine.recording import RunRecording
 from engine.runner import Runner
 from engine.scheduler import RunResult
 from engine.validate import Plan
@@ -26,6 +27,7 @@ from server.tables import cancel_requested
 log = logging.getLogger("chainloom.server")
 
 EventSink = Callable[[dict[str, Any]], None]
+RECORDED_WITHIN = 30.0  # seconds to wait for the store's writer before answering anyway
 
 
 @dataclass
@@ -43,10 +45,16 @@ class RunJob:
     _task: asyncio.Task[RunResult] | None = field(default=None, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
     _cancelled: bool = field(default=False, init=False)
+    _recording: RunRecording | None = field(default=None, init=False)
 
     def run(self) -> RunResult | None:
-        """Run to the end in this thread; None if cancelled before the engine started it."""
-        return asyncio.run(self._main())
+        """Run to the end in this thread; None if cancelled before the engine started it.
+
+        Returns once the run's outcome is in the database, so any worker can read it."""
+        result = asyncio.run(self._main())
+        if self._recording is not None and result is not None:
+            self._recording.complete.wait(RECORDED_WITHIN)
+        return result
 
     def cancel(self) -> None:
         """Stop the run (thread-safe, idempotent): the engine records it as cancelled."""
@@ -66,8 +74,10 @@ class RunJob:
         runner.store = None
         handlers: list[Handler] = []
         if self.runner.store is not None:
-            handlers.append(self.runner.store.recorder(self.run_id, self.plan.flow, self.inputs,
-                                                       self.flow_version))
+            recording = self.runner.store.recorder(self.run_id, self.plan.flow, self.inputs,
+                                                   self.flow_version)
+            self._recording = recording if isinstance(recording, RunRecording) else None
+            handlers.append(recording)
         if self.on_event is not None:
             handlers.append(self._forward)
         return runner, handlers
@@ -109,4 +119,10 @@ class RunJob:
 
     def _forward(self, event: Event) -> None:
         assert self.on_event is not None
+        if self._recording is not None:
+            # A client that sees run.started (or run.finished) may read the run from any worker.
+            if isinstance(event, RunStarted):
+                self._recording.written.wait(RECORDED_WITHIN)
+            elif isinstance(event, RunFinished):
+                self._recording.complete.wait(RECORDED_WITHIN)
         self.on_event(event.to_dict())

@@ -17,6 +17,7 @@ from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from engine.errors import NotFound
+from engine.recording import flush_recordings
 from engine.store import RunRecord, _run_record, events_table, flow_versions_table, flows_table, runs_table
 
 metadata = MetaData()
@@ -68,6 +69,7 @@ def cancel_requested(engine: Engine, run_id: str) -> bool:
 # ------------------------------------------------------------ run queries
 def events_after(engine: Engine, run_id: str, after: int, limit: int) -> list[dict[str, Any]]:
     """Recorded events of a run with seq > after, oldest first, at most `limit`."""
+    flush_recordings()  # what this worker recorded so far is in the database
     t = events_table
     with engine.connect() as conn:
         bodies = conn.execute(select(t.c.body).where(t.c.run_id == run_id, t.c.seq > after)
@@ -78,6 +80,7 @@ def events_after(engine: Engine, run_id: str, after: int, limit: int) -> list[di
 def runs_of(engine: Engine, *, flow_id: str | None, session_id: str | None, status: str | None,
             limit: int) -> list[RunRecord]:
     """Recent runs first, filtered by flow, session and status when given."""
+    flush_recordings()
     query = select(runs_table).order_by(runs_table.c.started_at.desc()).limit(limit)
     if flow_id is not None:
         query = query.where(runs_table.c.flow_id == flow_id)
