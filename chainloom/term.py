@@ -11,19 +11,22 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from rich.console import Console
-from rich.text import Text
+if TYPE_CHECKING:  # rich and the engine load when something is printed, not for `--help`
+    from rich.console import Console
+    from rich.text import Text
 
-from engine.errors import ChainloomError, ValidationFailed
-from engine.validate import Issue
+    from engine.errors import ChainloomError
+    from engine.validate import Issue
 
 EXIT_OK, EXIT_FAILED, EXIT_UNRUNNABLE = 0, 1, 2
 
 
 def make_console(stream: TextIO) -> Console:
     """A console on `stream`; pipes get 120 columns (rich's 80 cuts tables short)."""
+    from rich.console import Console  # noqa: PLC0415
+
     width = None if stream.isatty() or os.environ.get("COLUMNS") else 120
     return Console(file=stream, highlight=False, width=width)
 
@@ -57,6 +60,8 @@ def issue_where(issue: Issue) -> str:
 
 
 def print_issues(term: Term, issues: Sequence[Issue], *, err: bool = False) -> None:
+    from rich.text import Text  # noqa: PLC0415
+
     for issue in issues:
         term.line(Text.assemble(("✗ ", "red"), (issue.code, "bold"), f"  {issue_where(issue)}: ",
                                 issue.message), err=err)
@@ -66,6 +71,10 @@ def print_issues(term: Term, issues: Sequence[Issue], *, err: bool = False) -> N
 
 def print_error(term: Term, error: ChainloomError) -> None:
     """An error on stderr: all issues of a ValidationFailed, else the message and hint."""
+    from rich.text import Text  # noqa: PLC0415
+
+    from engine.errors import ValidationFailed  # noqa: PLC0415
+
     if isinstance(error, ValidationFailed):
         print_issues(term, error.issues, err=True)
         n = len(error.issues)
@@ -78,6 +87,9 @@ def print_error(term: Term, error: ChainloomError) -> None:
 
 def issues_of(error: ChainloomError) -> list[Issue]:
     """Structured issues for an error (one `load_error` issue when it is not a validation)."""
+    from engine.errors import ValidationFailed  # noqa: PLC0415
+    from engine.validate import Issue  # noqa: PLC0415
+
     if isinstance(error, ValidationFailed):
         return list(error.issues)
     code = {"FlowInputError": "bad_input", "NotFound": "not_found"}.get(type(error).__name__,

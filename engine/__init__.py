@@ -2,20 +2,38 @@
 
 It knows node types only through a Registry and imports nothing from nodes/, ui/
 or any vendor SDK. Start with `node.py` (the node contract), `flow.py` (the file),
-`validate.py` (all problems at once) and `scheduler.py` (how a flow runs).
+`validate.py` (all problems at once) and `scheduler.py` (how a flow runs). The names
+below load on first use, so `import engine.errors` costs only that module.
 """
 
-from engine.errors import ChainloomError, FlowLoadError, NodeError, ValidationFailed
-from engine.flow import Flow, load_flow, parse_flow, save_flow
-from engine.node import NodeConfig, NodeSpec, node
-from engine.ports import Port, PortType
-from engine.registry import Registry
-from engine.runner import Runner
-from engine.scheduler import RunResult
-from engine.validate import Issue, check, compile_flow, validate
+from __future__ import annotations
 
-__all__ = [
-    "ChainloomError", "Flow", "FlowLoadError", "Issue", "NodeConfig", "NodeError", "NodeSpec",
-    "Port", "PortType", "Registry", "RunResult", "Runner", "ValidationFailed", "check",
-    "compile_flow", "load_flow", "node", "parse_flow", "save_flow", "validate",
-]
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.errors import ChainloomError, FlowLoadError, NodeError, ValidationFailed
+    from engine.flow import Flow, load_flow, parse_flow, save_flow
+    from engine.node import NodeConfig, NodeSpec
+    from engine.ports import Port, PortType
+    from engine.registry import Registry
+    from engine.runner import Runner
+    from engine.scheduler import RunResult
+    from engine.validate import Issue, check, compile_flow
+
+_HOMES = {
+    "ChainloomError": "errors", "FlowLoadError": "errors", "NodeError": "errors",
+    "ValidationFailed": "errors", "Flow": "flow", "load_flow": "flow", "parse_flow": "flow",
+    "save_flow": "flow", "NodeConfig": "node", "NodeSpec": "node", "Port": "ports",
+    "PortType": "ports", "Registry": "registry", "Runner": "runner", "RunResult": "scheduler",
+    "Issue": "validate", "check": "validate", "compile_flow": "validate",
+}  # `node` and `validate` are reached through their modules (engine.node.node, engine.validate.validate)
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'engine' has no attribute '{name}'")
+    return getattr(importlib.import_module(f"engine.{home}"), name)

@@ -14,8 +14,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -79,6 +77,9 @@ def free_port() -> int:
 def serve(port: int | None = None, env: Mapping[str, str] | None = None, timeout: float = 60.0,
           log: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
     """Start the app in the background; returns (process, base URL) once it answers."""
+    import urllib.error  # noqa: PLC0415 - here, so that `chainloom --help` does not load http.client
+    import urllib.request  # noqa: PLC0415
+
     port = port or free_port()
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - lives as long as the process
     proc = subprocess.Popen(command(port), env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)

@@ -10,10 +10,10 @@ relevant to the query yet unlike each other (maximal marginal relevance over the
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from nodes.support.search import cosine, mmr, top_k
+if TYPE_CHECKING:  # numpy loads with the first embedding selector, not with every prompt flow
+    import numpy as np
 
 
 def words(text: str) -> int:
@@ -33,11 +33,15 @@ def by_length(examples: Sequence[str], budget: int, used: int) -> list[int]:
 
 def by_similarity(query: np.ndarray, vectors: np.ndarray, k: int) -> list[int]:
     """The k examples most similar to the query, best first (ties keep the given order)."""
+    from nodes.support.search import cosine, top_k  # noqa: PLC0415
+
     return [int(i) for i in top_k(cosine(vectors, query), k, largest=True)]
 
 
 def by_mmr(query: np.ndarray, vectors: np.ndarray, k: int, fetch_k: int, lambda_mult: float) -> list[int]:
     """k examples by maximal marginal relevance among the fetch_k most similar ones."""
+    from nodes.support.search import mmr  # noqa: PLC0415
+
     pool = by_similarity(query, vectors, max(k, fetch_k))
     picked = mmr(query, vectors[pool], k, lambda_mult)
     return [pool[i] for i in picked]

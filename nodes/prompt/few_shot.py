@@ -16,13 +16,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
 from pydantic import Field, model_validator
 
 from engine.errors import PermanentError
 from engine.node import node
 from engine.ports import Port, PortType
-from nodes.support.embedders import usage_hook
 from nodes.prompt import _selectors as selectors
 from nodes.prompt._language import TemplatedConfig, defaults_field, fill_template, parse_template, variable_ports
 from nodes.support.values import as_text
@@ -125,6 +123,10 @@ def _select(config: FewShotConfig, examples: list[Example], written: list[str], 
     query = " ".join(as_text(inputs.get(n, config.defaults.get(n))) for n in query_names)
     keys = config.example_keys
     texts = [" ".join(v for k, v in e.items() if not keys or k in keys) for e in examples]
+    import numpy as np  # noqa: PLC0415 - only embedding selectors need numpy
+
+    from nodes.support.embedders import usage_hook  # noqa: PLC0415
+
     embedder = inputs["embeddings"]
     hook = usage_hook(ctx, getattr(embedder, "name", "embeddings"))
     vectors = np.asarray(embedder.embed_documents(texts, usage=hook), dtype=np.float32)
