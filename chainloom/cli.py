@@ -177,16 +177,18 @@ def cmd_validate(args: argparse.Namespace, term: Term) -> int:
         plan, issues = check(flow, default_registry())
     except ChainloomError as err:
         plan, issues = None, issues_of(err)
+    failed = any(i.severity == "error" for i in issues)
     if args.json:
-        term.json({"flow": args.flow, "valid": not issues, "issues": [i.to_dict() for i in issues]})
-    elif issues:
-        print_issues(term, issues)
+        term.json({"flow": args.flow, "valid": not failed, "issues": [i.to_dict() for i in issues]})
+        return EXIT_FAILED if failed else EXIT_OK
+    print_issues(term, issues)  # errors, or only warnings: those do not stop a run
+    if failed:
         term.line(f"{len(issues)} problem{'s' if len(issues) != 1 else ''} in {args.flow}")
     elif plan is not None:
         term.line(f"✓ {args.flow} is valid: {len(plan.nodes)} nodes, {len(plan.wires)} edges; "
                   f"inputs: {', '.join(plan.input_nodes) or 'none'}; "
                   f"outputs: {', '.join(plan.output_nodes) or 'none'}")
-    return EXIT_FAILED if issues else EXIT_OK
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def cmd_nodes(args: argparse.Namespace, term: Term) -> int:

@@ -144,7 +144,7 @@ def _warn_if_invalid(flow: Flow, term: Term) -> None:
     from engine.validate import validate  # noqa: PLC0415
     from nodes.registry import default_registry  # noqa: PLC0415
 
-    issues = validate(flow, default_registry())
+    issues = [i for i in validate(flow, default_registry()) if i.severity == "error"]
     if issues:
         term.line(f"  note: it has {len(issues)} problem(s) and will not run until they are fixed; "
                   f"see `chainloom validate {flow.id}`", err=True)

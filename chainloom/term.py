@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # rich and the engine load when something is printed, not for
     from rich.text import Text
 
     from engine.errors import ChainloomError
-    from engine.validate import Issue
+    from engine.issues import Issue
 
 EXIT_OK, EXIT_FAILED, EXIT_UNRUNNABLE = 0, 1, 2
 
@@ -63,7 +63,8 @@ def print_issues(term: Term, issues: Sequence[Issue], *, err: bool = False) -> N
     from rich.text import Text  # noqa: PLC0415
 
     for issue in issues:
-        term.line(Text.assemble(("✗ ", "red"), (issue.code, "bold"), f"  {issue_where(issue)}: ",
+        mark = ("! ", "yellow") if issue.severity == "warning" else ("✗ ", "red")
+        term.line(Text.assemble(mark, (issue.code, "bold"), f"  {issue_where(issue)}: ",
                                 issue.message), err=err)
         if issue.hint:
             term.line(Text(f"    hint: {issue.hint}", style="dim"), err=err)
@@ -87,10 +88,10 @@ def print_error(term: Term, error: ChainloomError) -> None:
 
 def issues_of(error: ChainloomError) -> list[Issue]:
     """Structured issues for an error (one `load_error` issue when it is not a validation)."""
-    from engine.errors import ValidationFailed  # noqa: PLC0415
-    from engine.validate import Issue  # noqa: PLC0415
+    from engine.errors import FlowLoadError, ValidationFailed  # noqa: PLC0415
+    from engine.issues import Issue  # noqa: PLC0415
 
-    if isinstance(error, ValidationFailed):
+    if isinstance(error, ValidationFailed | FlowLoadError) and error.issues:
         return list(error.issues)
     code = {"FlowInputError": "bad_input", "NotFound": "not_found"}.get(type(error).__name__,
                                                                       "load_error")

@@ -4,6 +4,7 @@
     ├── FlowLoadError              a flow file cannot be read or parsed (names file, node, field)
     ├── ValidationFailed           a flow has problems; `.issues` lists every one of them
     ├── UnknownNodeType            a type id is not in the registry (lists close matches)
+    ├── InvalidSpec                a node type breaks the node contract (engine.testing.check_spec)
     ├── PermanentError             a node failure that retrying cannot fix (config, auth, input)
     │   └── SecretMissing          a secret reference names a variable that is not set
     ├── FlowInputError             a run was given a missing or unknown flow input
@@ -35,7 +36,12 @@ class ChainloomError(Exception):
 
 
 class FlowLoadError(ChainloomError):
-    """A flow file or body could not be parsed into a Flow."""
+    """A flow file or body could not be parsed into a Flow; `.issues` has one per problem
+    when the JSON was read but its fields did not fit (empty when the JSON itself is bad)."""
+
+    def __init__(self, message: str, *, hint: str = "", issues: list[Issue] | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.issues = issues or []
 
 
 class ValidationFailed(ChainloomError):
@@ -50,6 +56,10 @@ class ValidationFailed(ChainloomError):
 
 class UnknownNodeType(ChainloomError):
     """A node type id is not registered."""
+
+
+class InvalidSpec(ChainloomError):
+    """A node spec breaks the node contract; the message lists every problem."""
 
 
 class FlowInputError(ChainloomError):

@@ -12,12 +12,15 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine.errors import FlowLoadError
+from engine.issues import Issue
 
 SCHEMA_VERSION = 1
 MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -117,21 +120,51 @@ def json_depth(value: Any, limit: int) -> int:
     return deepest
 
 
-def _where(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
-    """Turn a pydantic error location into `node 'x' field 'config.y'` words."""
-    if len(loc) >= 2 and loc[0] in ("nodes", "edges") and isinstance(loc[1], int):
-        field = ".".join(str(p) for p in loc[2:]) or "(whole entry)"
-        items = raw.get(loc[0]) if isinstance(raw, dict) else None
-        entry = items[loc[1]] if isinstance(items, list) and loc[1] < len(items) else None
-        if loc[0] == "nodes":
-            node_id = entry.get("id") if isinstance(entry, dict) else None
-            label = f"node '{node_id}'" if isinstance(node_id, str) else f"node #{loc[1] + 1}"
-            return f"{label} field '{field}'"
-        return f"edge #{loc[1] + 1} field '{field}'"
-    return "field '" + ".".join(str(p) for p in loc) + "'"
+@dataclass(frozen=True, slots=True)
+class ErrorPlace:
+    """Where in a flow document a pydantic error points, in the user's words."""
+
+    node: str | None           # id of the node the error is in, when it has a usable one
+    entry: str | None          # "node #2" / "edge #1" when the error is in an entry without an id
+    prefix: tuple[Any, ...]    # the location up to the nodes/edges list (e.g. ("flow",) in a request)
+    rest: tuple[Any, ...]      # the location inside that node or edge (or the whole location)
+
+    def words(self) -> str:
+        """`node 'x' field 'config.y'`, `edge #1 field 'from'` or `field 'id'`."""
+        field = ".".join(str(p) for p in self.rest)
+        if self.node is not None:
+            return f"node '{self.node}' field '{field or '(whole entry)'}'"
+        if self.entry is not None:
+            return f"{self.entry} field '{field or '(whole entry)'}'"
+        return f"field '{field}'"
 
 
-_PATTERN_WORDS = {
+def locate_error(loc: Sequence[Any], raw: Any) -> ErrorPlace:
+    """Find the node (by id, looked up in the `raw` document) or edge a pydantic error is in."""
+    for i in range(len(loc) - 1):
+        kind, index = loc[i], loc[i + 1]
+        if kind in ("nodes", "edges") and isinstance(index, int):
+            entry = _entry(raw, (*loc[:i], kind, index))
+            node_id = entry.get("id") if kind == "nodes" and isinstance(entry, dict) else None
+            usable = isinstance(node_id, str) and len(node_id) <= 64
+            return ErrorPlace(node_id if usable else None, f"{kind[:-1]} #{index + 1}",
+                              tuple(loc[:i]), tuple(loc[i + 2:]))
+    return ErrorPlace(None, None, (), tuple(loc))
+
+
+def _entry(raw: Any, path: Sequence[Any]) -> Any:
+    value = raw
+    for part in path:
+        if isinstance(value, Mapping) and isinstance(part, str):
+            value = value.get(part)
+        elif isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+            value = value[part]
+        else:
+            return None
+    return value
+
+
+PATTERN_WORDS = {
     "id": "must be 1-64 letters, digits, '_' or '-', starting with a letter or '_'",
     "type": "must be a registered type id such as 'llm.chat' (lower-case words joined by dots)",
     "from": "must be 'node.port'",
@@ -139,10 +172,16 @@ _PATTERN_WORDS = {
 }
 
 
-def _message(err: Any) -> str:
-    if err["type"] == "string_pattern_mismatch" and err["loc"] and err["loc"][-1] in _PATTERN_WORDS:
-        return f"{_PATTERN_WORDS[err['loc'][-1]]}, got {str(err['input'])[:80]!r}"
-    return str(err["msg"])
+def error_words(err: Mapping[str, Any], *, echo: bool = True) -> str:
+    """A pydantic error's message, with pattern errors on flow fields said in words.
+
+    `echo` adds the value that was given (the API leaves it out: it never repeats input).
+    """
+    loc = err.get("loc") or ()
+    if err.get("type") == "string_pattern_mismatch" and loc and loc[-1] in PATTERN_WORDS:
+        words = PATTERN_WORDS[str(loc[-1])]
+        return f"{words}, got {str(err.get('input'))[:80]!r}" if echo else words
+    return str(err.get("msg", "invalid value"))
 
 
 def parse_flow(data: str | bytes | dict[str, Any], *, source: str = "<flow>") -> Flow:
@@ -169,8 +208,14 @@ def parse_flow(data: str | bytes | dict[str, Any], *, source: str = "<flow>") ->
     try:
         return Flow.model_validate(data)
     except ValidationError as err:
-        problems = [f"{_where(e['loc'], data)}: {_message(e)}" for e in err.errors()]
-        raise FlowLoadError(f"{source}: " + "; ".join(problems)) from err
+        issues = [_load_issue(e, data) for e in err.errors()]
+        raise FlowLoadError(f"{source}: " + "; ".join(i.message for i in issues), issues=issues) from err
+
+
+def _load_issue(err: Any, raw: dict[str, Any]) -> Issue:
+    place = locate_error(err["loc"], raw)
+    return Issue("load_error", f"{place.words()}: {error_words(err)}", place.node,
+                 field=".".join(str(p) for p in place.rest) or None)
 
 
 def load_flow(path: str | os.PathLike[str]) -> Flow:

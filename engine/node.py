@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.ports import Port
 
@@ -25,6 +25,7 @@ Outputs = dict[str, Any]
 RunFunction = Callable[[Any, dict[str, Any], "RunContext"], Outputs | Awaitable[Outputs]]
 PortList = Sequence[Port] | Callable[[Any], Sequence[Port]]
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
+NodePorts = tuple[tuple[Port, ...], tuple[Port, ...]]  # (inputs, outputs)
 
 SECRET_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 
@@ -110,6 +111,38 @@ class NodeSpec:
     def output_ports(self, config: NodeConfig) -> tuple[Port, ...]:
         ports = self.outputs(config) if callable(self.outputs) else self.outputs
         return tuple(ports)
+
+    def parse_config(self, raw: Mapping[str, Any], version: int | None = None) -> NodeConfig:
+        """A config as written in a flow (for `version`, default: this one), migrated and
+        validated; raises pydantic's ValidationError when it does not fit."""
+        return self.config.model_validate(self.migrate(version or self.version, dict(raw)))
+
+    def ports_for(self, raw: Mapping[str, Any], version: int | None = None) -> NodePorts | None:
+        """The (inputs, outputs) of a node whose config is `raw`, even a half-edited one.
+
+        From the validated config; else from the config without its failing fields
+        (their defaults are used); else the fixed ports. None when the ports are computed
+        from the config and no config can be made: they cannot be known.
+        """
+        try:
+            return self.ports(self.parse_config(raw, version))
+        except ValidationError as err:
+            bad = {e["loc"][0] for e in err.errors() if e["loc"]}
+            partial = {k: v for k, v in raw.items() if k not in bad}
+        except Exception:  # noqa: BLE001 - a broken migration or port function: try the fixed ports
+            partial = None
+        if partial is not None:
+            try:
+                return self.ports(self.parse_config(partial, version))
+            except Exception:  # noqa: BLE001 - a required field is missing: try the fixed ports
+                pass
+        if callable(self.inputs) or callable(self.outputs):
+            return None
+        return tuple(self.inputs), tuple(self.outputs)
+
+    def ports(self, config: NodeConfig) -> NodePorts:
+        """(inputs, outputs) for a valid config."""
+        return self.input_ports(config), self.output_ports(config)
 
     def migrate(self, version: int, config: dict[str, Any]) -> dict[str, Any]:
         """Bring a config written for `version` up to this spec's version."""

@@ -1,28 +1,32 @@
 """Validation: every problem of a flow at once, and the runnable Plan when none.
 
 `check(flow, registry)` returns (plan or None, issues); `compile_flow` raises
-ValidationFailed listing all issues. Each Issue names a code, a node, a port, what
-is wrong and how to fix it. Nothing a flow contains is executed here.
+ValidationFailed listing all errors. Each Issue names a code, a node, a port, what
+is wrong and how to fix it; config, edge, port and type problems are all reported
+together (a node with a bad config is still checked against the ports it would
+have). Warnings (an unset secret variable) do not stop a run. Nothing is executed.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
 from pydantic import ValidationError
 
+from engine.context import SecretResolver, env_secret
 from engine.errors import ValidationFailed
 from engine.flow import Edge, Flow, FlowNode
-from engine.issues import Issue
-from engine.node import NodeSpec
+from engine.issues import Issue, errors
+from engine.node import NodeConfig, NodeSpec
 from engine.plan import Plan, PlannedNode, Wire
 from engine.ports import Port, fits
 from engine.registry import Registry
 
 __all__ = ["Issue", "Plan", "PlannedNode", "Wire", "check", "compile_flow", "ordering_graph",
-           "static_outputs", "validate"]
+           "is_secret_field", "secret_fields", "static_outputs", "validate"]
 
 MAX_CYCLES_REPORTED = 5
 
@@ -31,12 +35,26 @@ def _port_list(ports: dict[str, Port]) -> str:
     return ", ".join(p.label() for p in ports.values()) or "none"
 
 
+@dataclass(frozen=True, slots=True)
+class _Ports:
+    """A node's ports by name, as far as they can be known (exact when its config is valid)."""
+
+    inputs: dict[str, Port]
+    outputs: dict[str, Port]
+    # Ports computed from a config that failed are a guess: edges into ports that exist
+    # are type-checked, but a port missing from the guess is not reported.
+    guessed_inputs: bool = False
+    guessed_outputs: bool = False
+
+
 class _Checker:
-    def __init__(self, flow: Flow, registry: Registry) -> None:
+    def __init__(self, flow: Flow, registry: Registry, secrets: SecretResolver | None) -> None:
         self.flow = flow
         self.registry = registry
+        self.secrets = secrets
         self.issues: list[Issue] = []
         self.nodes: dict[str, PlannedNode] = {}
+        self.ports: dict[str, _Ports] = {}  # every node whose ports are known, even with a bad config
         self.known_ids: set[str] = set()   # ids that exist even if their node has problems
         self.wires: list[Wire] = []
 
@@ -52,7 +70,8 @@ class _Checker:
         self.check_required_inputs()
         graph = self.check_cycles()
         input_nodes, output_nodes = self.check_io()
-        if self.issues:
+        self.check_secrets()
+        if errors(self.issues):
             return None
         incoming: dict[str, list[Wire]] = {nid: [] for nid in self.nodes}
         outgoing: dict[str, list[Wire]] = {nid: [] for nid in self.nodes}
@@ -82,37 +101,43 @@ class _Checker:
                      f"was written for version {fnode.version}", fnode.id,
                      hint="upgrade chainloom to run this flow")
             return
-        try:
-            raw = spec.migrate(fnode.version, fnode.config)
-            config = spec.config.model_validate(raw)
-        except ValidationError as err:
-            for e in err.errors():
-                self.config_issue(fnode.id, spec, e)
-            return
-        except Exception as err:  # noqa: BLE001 - a broken migration is reported, not raised
-            self.add("bad_config", f"config cannot be upgraded from version {fnode.version}: {err}",
-                     fnode.id)
-            return
         if fnode.policy.retries and spec.side_effects:
             self.add("unsafe_retry", f"'{spec.type}' has side effects and is never retried",
                      fnode.id, hint="set policy.retries to 0")
+        config = self.check_config(fnode, spec)
+        if config is None:  # still check its edges, against the ports it would have
+            ports = spec.ports_for(fnode.config, fnode.version)
+            if ports is not None and fnode.id not in self.ports:
+                self.ports[fnode.id] = _Ports(_by_name(ports[0]), _by_name(ports[1]),
+                                              callable(spec.inputs), callable(spec.outputs))
+            return
         try:
-            inputs = {p.name: p for p in spec.input_ports(config)}
-            outputs = {p.name: p for p in spec.output_ports(config)}
-        except Exception as err:  # noqa: BLE001
+            inputs, outputs = (_by_name(p) for p in spec.ports(config))
+        except Exception as err:  # noqa: BLE001 - a port function that fails on this config
             self.add("bad_config", f"ports cannot be derived from the config: {err}", fnode.id)
             return
         if fnode.id in self.nodes:
             return  # duplicate id, already reported
+        self.ports[fnode.id] = _Ports(inputs, outputs)
         self.nodes[fnode.id] = PlannedNode(fnode.id, spec, config, inputs, outputs, fnode.policy)
+
+    def check_config(self, fnode: FlowNode, spec: NodeSpec) -> NodeConfig | None:
+        """The node's config, migrated and validated; None (and an issue per problem) when bad."""
+        try:
+            return spec.parse_config(fnode.config, fnode.version)
+        except ValidationError as err:
+            for e in err.errors():
+                self.config_issue(fnode.id, spec, e)
+        except Exception as err:  # noqa: BLE001 - a broken migration is reported, not raised
+            self.add("bad_config", f"config cannot be upgraded from version {fnode.version}: {err}",
+                     fnode.id)
+        return None
 
     def config_issue(self, node_id: str, spec: NodeSpec, err: Any) -> None:
         loc = ".".join(str(p) for p in err["loc"]) or "(config)"
         top = str(err["loc"][0]) if err["loc"] else ""
-        field_info = spec.config.model_fields.get(top)
-        extra = field_info.json_schema_extra if field_info else None
         hint = ""
-        if isinstance(extra, dict) and extra.get("secret"):
+        if is_secret_field(spec, top):
             hint = "secret fields hold the NAME of an environment variable (e.g. OPENAI_API_KEY), never the key"
         elif err["type"] == "extra_forbidden":
             hint = "valid fields are: " + ", ".join(spec.config.model_fields)
@@ -130,7 +155,7 @@ class _Checker:
             self.check_edge(edge)
         per_port = Counter((w.target, w.target_port) for w in self.wires)
         for (node_id, port_name), n in per_port.items():
-            port = self.nodes[node_id].inputs[port_name]
+            port = self.ports[node_id].inputs[port_name]
             if n > 1 and not port.multiple:
                 self.add("too_many_edges", f"{n} edges go into this port, which takes one",
                          node_id, port_name, hint="add a merge node to combine them")
@@ -142,45 +167,48 @@ class _Checker:
                 self.add("dangling_edge", f"edge {edge} {end} node '{node_id}', which does not exist",
                          node_id, hint="remove the edge or add the node")
                 ok = False
-        if not ok or edge.source_node not in self.nodes or edge.target_node not in self.nodes:
-            return
-        src, dst = self.nodes[edge.source_node], self.nodes[edge.target_node]
+        if not ok or edge.source_node not in self.ports or edge.target_node not in self.ports:
+            return  # a node whose ports cannot be known: nothing to check against
+        src, dst = self.ports[edge.source_node], self.ports[edge.target_node]
+        src_id, dst_id = edge.source_node, edge.target_node
         out_port = src.outputs.get(edge.source_port)
         in_port = dst.inputs.get(edge.target_port)
-        if out_port is None:
+        if out_port is None and not src.guessed_outputs:
             self.add("unknown_port", f"output port '{edge.source_port}' does not exist; "
-                     f"outputs are: {_port_list(src.outputs)}", src.id, edge.source_port)
-        if in_port is None:
+                     f"outputs are: {_port_list(src.outputs)}", src_id, edge.source_port)
+        if in_port is None and not dst.guessed_inputs:
             self.add("unknown_port", f"input port '{edge.target_port}' does not exist; "
-                     f"inputs are: {_port_list(dst.inputs)}", dst.id, edge.target_port)
+                     f"inputs are: {_port_list(dst.inputs)}", dst_id, edge.target_port)
         if out_port is None or in_port is None:
             return
         if not fits(out_port.type, in_port.type):
             fitting = [p.name for p in dst.inputs.values() if fits(out_port.type, p.type)]
-            hint = (f"ports of '{dst.id}' that take {out_port.type.value}: {', '.join(fitting)}"
-                    if fitting else f"no input of '{dst.id}' takes {out_port.type.value}")
+            hint = (f"ports of '{dst_id}' that take {out_port.type.value}: {', '.join(fitting)}"
+                    if fitting else f"no input of '{dst_id}' takes {out_port.type.value}")
             self.add("type_mismatch", f"edge {edge} sends {out_port.type.value} into "
-                     f"{in_port.type.value}", dst.id, in_port.name, hint=hint)
+                     f"{in_port.type.value}", dst_id, in_port.name, hint=hint)
             return
-        self.wires.append(Wire(src.id, out_port.name, dst.id, in_port.name))
+        self.wires.append(Wire(src_id, out_port.name, dst_id, in_port.name))
 
     def check_required_inputs(self) -> None:
         connected = {(w.target, w.target_port) for w in self.wires}
         broken = {e.target_node for e in self.flow.edges} - {w.target for w in self.wires}
-        for node in self.nodes.values():
-            for port in node.inputs.values():
-                if port.required and (node.id, port.name) not in connected:
-                    if node.id in broken and any(e.target == f"{node.id}.{port.name}" for e in self.flow.edges):
+        for node_id, ports in self.ports.items():
+            if ports.guessed_inputs:
+                continue  # fix the config first: then its inputs are known
+            for port in ports.inputs.values():
+                if port.required and (node_id, port.name) not in connected:
+                    if node_id in broken and any(e.target == f"{node_id}.{port.name}" for e in self.flow.edges):
                         continue  # its edge is already reported as broken
                     self.add("missing_input", f"required input ({port.type.value}) is not connected",
-                             node.id, port.name,
-                             hint=f"connect an output of type {port.type.value} to '{node.id}.{port.name}'")
+                             node_id, port.name,
+                             hint=f"connect an output of type {port.type.value} to '{node_id}.{port.name}'")
 
     def check_cycles(self) -> "nx.DiGraph[str]":
         graph: nx.DiGraph[str] = nx.DiGraph()
-        graph.add_nodes_from(self.nodes)
+        graph.add_nodes_from(self.ports)
         graph.add_edges_from((w.source, w.target) for w in self.wires
-                             if not self.nodes[w.source].outputs[w.source_port].static)
+                             if not self.ports[w.source].outputs[w.source_port].static)
         for n, cycle in enumerate(nx.simple_cycles(graph)):
             if n >= MAX_CYCLES_REPORTED:
                 break
@@ -202,10 +230,44 @@ class _Checker:
                 self.add(f"duplicate_{role}", f"flow {role} name '{name}' is also used by node "
                          f"'{found[role][name]}'", node.id, hint=f"give each {role} node its own name")
             found[role][name] = node.id
-        if not found["output"] and not any(i.code == "unknown_type" for i in self.issues):
+        has_output = any(n.type in self.registry and self.registry.get(n.type).role == "output"
+                         for n in self.flow.nodes)
+        if not has_output and not any(i.code == "unknown_type" for i in self.issues):
             self.add("no_output", "the flow has no output node, so a run would return nothing",
                      hint="add an output.text (or another output.*) node")
         return found["input"], found["output"]
+
+
+    def check_secrets(self) -> None:
+        """A warning for each secret reference that names a variable not set here.
+
+        A warning, not an error: the flow may run elsewhere (a server) where it is set.
+        """
+        if self.secrets is None:
+            return
+        for node in self.nodes.values():
+            for name in secret_fields(node.spec):
+                var = getattr(node.config, name, "")
+                if isinstance(var, str) and var and self.secrets(var) is None:
+                    self.issues.append(Issue(
+                        "secret_not_set", f"config field '{name}' names the secret '{var}', which is not set",
+                        node.id, hint=f"export {var}=... in the environment that runs this flow",
+                        severity="warning", field=f"config.{name}"))
+
+
+def _by_name(ports: tuple[Port, ...]) -> dict[str, Port]:
+    return {p.name: p for p in ports}
+
+
+def secret_fields(spec: NodeSpec) -> list[str]:
+    """The config fields of `spec` that hold the name of a secret (see `SecretRef`)."""
+    return [name for name in spec.config.model_fields if is_secret_field(spec, name)]
+
+
+def is_secret_field(spec: NodeSpec, name: str) -> bool:
+    info = spec.config.model_fields.get(name)
+    extra = info.json_schema_extra if info is not None else None
+    return isinstance(extra, dict) and bool(extra.get("secret"))
 
 
 def static_outputs(flow: Flow, registry: Registry) -> set[str]:
@@ -214,12 +276,10 @@ def static_outputs(flow: Flow, registry: Registry) -> set[str]:
     for fnode in flow.nodes:
         if fnode.type not in registry:
             continue
-        spec = registry.get(fnode.type)
-        try:
-            ports = spec.output_ports(spec.config.model_validate(spec.migrate(fnode.version, fnode.config)))
-        except Exception:  # noqa: BLE001 - a bad config: fall back to the spec's fixed ports
-            ports = () if callable(spec.outputs) else tuple(spec.outputs)
-        found.update(f"{fnode.id}.{p.name}" for p in ports if p.static)
+        ports = registry.get(fnode.type).ports_for(fnode.config, fnode.version)
+        if ports is None:
+            continue
+        found.update(f"{fnode.id}.{p.name}" for p in ports[1] if p.static)
     return found
 
 
@@ -232,19 +292,24 @@ def ordering_graph(flow: Flow, registry: Registry) -> "nx.DiGraph[str]":
     return graph
 
 
-def check(flow: Flow, registry: Registry) -> tuple[Plan | None, list[Issue]]:
-    """Validate `flow`; return the plan (None when there are issues) and every issue."""
-    checker = _Checker(flow, registry)
+def check(flow: Flow, registry: Registry, *, secrets: SecretResolver | None = env_secret
+          ) -> tuple[Plan | None, list[Issue]]:
+    """Validate `flow`; return the plan (None when there are errors) and every issue.
+
+    `secrets` looks up the variables that secret fields name (None: don't look).
+    """
+    checker = _Checker(flow, registry, secrets)
     plan = checker.run()
     return plan, checker.issues
 
 
-def validate(flow: Flow, registry: Registry) -> list[Issue]:
-    return check(flow, registry)[1]
+def validate(flow: Flow, registry: Registry, *, secrets: SecretResolver | None = env_secret) -> list[Issue]:
+    return check(flow, registry, secrets=secrets)[1]
 
 
 def compile_flow(flow: Flow, registry: Registry) -> Plan:
-    plan, issues = check(flow, registry)
+    """The plan of `flow`; ValidationFailed listing every error when there are any."""
+    plan, issues = check(flow, registry, secrets=None)
     if plan is None:
-        raise ValidationFailed(issues)
+        raise ValidationFailed(errors(issues))
     return plan

@@ -23,16 +23,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.errors import (ChainloomError, FlowInputError, FlowLoadError, NotFound, StaleVersion,
                            ValidationFailed)
+from engine.flow import error_words, locate_error
 from engine.issues import Issue
 
 log = logging.getLogger("chainloom.server")
 
-_PATTERN_WORDS = {
-    "id": "must be 1-64 letters, digits, '_' or '-', starting with a letter or '_'",
-    "type": "must be a registered type id such as 'llm.chat' (lower-case words joined by dots)",
-    "from": "must be 'node.port'",
-    "to": "must be 'node.port'",
-}
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 406: "not_acceptable", 409: "conflict",
                413: "too_large", 415: "unsupported_media_type", 422: "invalid", 429: "too_many",
@@ -93,20 +88,6 @@ def from_chainloom(err: ChainloomError) -> ApiError:
 
 
 # ------------------------------------------------------------ request validation
-def _node_id(raw: Any, path: Sequence[Any]) -> str | None:
-    """The id of the node at `path` (ending in 'nodes', index) in the request body, if any."""
-    value = raw
-    for part in path:
-        if isinstance(value, Mapping) and isinstance(part, str):
-            value = value.get(part)
-        elif isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
-            value = value[part]
-        else:
-            return None
-    node_id = value.get("id") if isinstance(value, Mapping) else None
-    return node_id if isinstance(node_id, str) and len(node_id) <= 64 else None
-
-
 def _dotted(parts: Sequence[Any]) -> str:
     out = ""
     for p in parts:
@@ -118,22 +99,12 @@ def request_issue(err: Mapping[str, Any], raw: Any) -> dict[str, Any]:
     """One pydantic error as an issue naming the node (by id) and the field; no input echoed."""
     loc = list(err.get("loc", ()))
     where = loc[1:] if loc and loc[0] in ("body", "query", "path", "header") else loc
-    node: str | None = None
-    field = _dotted(where) or None
-    for i in range(len(where) - 1):
-        if where[i] == "nodes" and isinstance(where[i + 1], int):
-            node = _node_id(raw, where[: i + 2])
-            rest = where[i + 2:]
-            field = _dotted(rest) or "(whole node)"
-            if node is None:
-                field = _dotted(where)
-            break
-    message = str(err.get("msg", "invalid value"))
-    if err.get("type") == "string_pattern_mismatch" and where and where[-1] in _PATTERN_WORDS:
-        message = _PATTERN_WORDS[str(where[-1])]
+    place = locate_error(where, raw)
+    field = (_dotted(place.rest) or "(whole node)") if place.node is not None else _dotted(where) or None
+    message = error_words(err, echo=False)
     if loc and loc[0] in ("query", "path", "header"):
         message = f"{loc[0]} parameter: {message}"
-    return {"code": str(err.get("type", "invalid")), "node": node, "port": None, "field": field,
+    return {"code": str(err.get("type", "invalid")), "node": place.node, "port": None, "field": field,
             "message": message, "hint": ""}
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from engine.flow import ID_PATTERN, Flow, dumps_flow, flow_to_dict
 from engine.store import FlowExists, flows_table
+from engine.issues import errors as error_issues
 from engine.validate import check
 from server.errors import ApiError, invalid, issue_dict
 from server.schemas import (CreateFlow, FlowOut, FlowSaved, FlowSummary, UpdateFlow, ValidationOut,
@@ -34,7 +35,7 @@ VersionQuery = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="A pa
 
 def validated(state: AppState, flow: Flow) -> None:
     """Raise 422 listing every problem the engine finds in `flow`."""
-    _, issues = check(flow, state.registry)
+    issues = error_issues(check(flow, state.registry)[1])  # warnings do not stop a save
     if issues:
         n = len(issues)
         raise invalid(f"the flow has {n} problem{'s' if n != 1 else ''}",
@@ -157,5 +158,5 @@ def import_flow(request: Request, response: Response,
              responses=errors())
 def validate_flow(request: Request, flow: Annotated[Flow, Body()]) -> ValidationOut:
     _, issues = check(flow, app_state(request).registry)
-    return ValidationOut(valid=not issues, issues=[issue_dict(i) for i in issues])
+    return ValidationOut(valid=not error_issues(issues), issues=[issue_dict(i) for i in issues])
 

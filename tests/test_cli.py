@@ -242,6 +242,35 @@ def test_validate(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
                                  "severity": "error"}
 
 
+def test_validate_warns_about_an_unset_secret_and_still_passes(home: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHAINLOOM_TEST_UNSET_KEY", raising=False)
+    path = write(tmp_path, chat_flow(llm={"provider": "openai", "model": "gpt-4o-mini",
+                                          "api_key_env": "CHAINLOOM_TEST_UNSET_KEY"}))
+    code, out, _ = cli(capsys, "validate", path)
+    assert code == 0
+    assert out.splitlines() == [
+        "! secret_not_set  node 'llm': config field 'api_key_env' names the secret "
+        "'CHAINLOOM_TEST_UNSET_KEY', which is not set",
+        "    hint: export CHAINLOOM_TEST_UNSET_KEY=... in the environment that runs this flow",
+        f"✓ {path} is valid: 4 nodes, 3 edges; inputs: question; outputs: answer"]
+    code, out, _ = cli(capsys, "validate", path, "--json")
+    data = json.loads(out)
+    assert (code, data["valid"], [i["severity"] for i in data["issues"]]) == (0, True, ["warning"])
+
+
+def test_validate_lists_each_malformed_type_id(home: Path, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    body = chat_flow()
+    body["nodes"][1]["type"] = "Prompt"
+    body["nodes"][2]["type"] = "os.path:join"
+    path = write(tmp_path, body)
+    code, out, _ = cli(capsys, "validate", path, "--json")
+    assert (code, [(i["code"], i["node"]) for i in json.loads(out)["issues"]]) == (
+        1, [("load_error", "prompt"), ("load_error", "llm")])
+
+
 def test_validate_reports_an_unreadable_file_as_an_issue(home: Path, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "broken.json").write_text("{not json", encoding="utf-8")

@@ -8,13 +8,9 @@ problem; `examples()` lists the example flows shipped in flows/.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
 
 from engine.errors import FlowLoadError
 from engine.flow import Flow, dumps_flow, load_flow, parse_flow
@@ -112,28 +108,8 @@ def read_import(data: bytes, registry: Registry, name: str = "upload") -> Import
 
 
 def _load_problems(err: FlowLoadError, text: str, name: str) -> list[str]:
-    """One line per problem (pydantic reports all of them; the engine joins them)."""
-    cause = err.__cause__
-    if not isinstance(cause, ValidationError):
-        return [str(err)]
-    try:
-        raw: Any = json.loads(text)
-    except ValueError:
-        raw = {}
-    out = []
-    for e in cause.errors():
-        loc = e["loc"]
-        where = "field '" + ".".join(str(p) for p in loc) + "'"
-        if len(loc) >= 2 and loc[0] in ("nodes", "edges") and isinstance(loc[1], int):
-            items = raw.get(loc[0]) if isinstance(raw, dict) else None
-            entry = items[loc[1]] if isinstance(items, list) and loc[1] < len(items) else None
-            rest = ".".join(str(p) for p in loc[2:]) or "(whole entry)"
-            if loc[0] == "nodes" and isinstance(entry, dict) and isinstance(entry.get("id"), str):
-                where = f"node '{entry['id']}' field '{rest}'"
-            else:
-                where = f"{loc[0][:-1]} #{loc[1] + 1} field '{rest}'"
-        out.append(f"{name}: {where}: {e['msg']}")
-    return out
+    """One line per problem (the engine words each one, naming the node by id)."""
+    return [f"{name}: {i.message}" for i in err.issues] or [str(err)]
 
 
 def export_text(flow: Flow) -> str:

@@ -126,7 +126,7 @@ def test_old_node_versions_are_migrated_on_load() -> None:
     body = flow([("k", "x.key", {"key_var": "MY_KEY", "n": 2})], [])
     plan, _ = check(parse_flow(body), _registry())
     assert plan is None  # no output node, but the config itself migrated cleanly
-    issues = validate(parse_flow(body), _registry())
+    issues = validate(parse_flow(body), _registry(), secrets=None)
     assert [i.code for i in issues] == ["no_output"]
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import Field
 
-from engine.errors import ValidationFailed
+from engine.errors import FlowLoadError, ValidationFailed
 from engine.flow import parse_flow
+from engine.node import NodeConfig, NodeSpec, SecretRef
+from engine.ports import Port, PortType
 from engine.runner import Runner
 from engine.validate import check, validate
 from tests.engine.toy import Toys, flow
@@ -108,3 +111,67 @@ def test_node_versions_newer_than_the_registry_are_refused(toys: Toys) -> None:
     assert messages(toys, body)[0] == (
         "node 'a': node type 'toy.step' is at version 1 here, but the flow was written for version 3 "
         "(upgrade chainloom to run this flow)")
+
+
+# ------------------------------------------------ config, port and type problems together
+class Names(NodeConfig):
+    names: list[str] = Field(default_factory=lambda: ["a"])
+    n: int = 1
+    key_env: str = SecretRef("", description="variable with the key")
+
+
+def computed(toys: Toys) -> Toys:
+    """Adds `toy.names`: one Text input per name in its config, and a secret reference."""
+    toys.registry.register(NodeSpec(
+        "toy.names", 1, "Names", "", Names, lambda c, i, x: {"text": ""},
+        inputs=lambda c: [Port(name, PortType.TEXT) for name in c.names],
+        outputs=[Port("text", PortType.TEXT)], blocking=False))
+    return toys
+
+
+def test_a_node_with_a_bad_config_still_gets_its_edges_and_ports_checked(toys: Toys) -> None:
+    body = flow([("in", "input.text", {"name": "q"}), ("n", "toy.count", {}),
+                 ("d", "toy.step", {"delay": -1}), ("o", "output.text", {"name": "o"})],
+                [("in.text", "d.txt"), ("n.n", "o.value")])
+    assert messages(toys, body) == [
+        "node 'd': config field 'delay': Input should be greater than or equal to 0",
+        "node 'd' port 'txt': input port 'txt' does not exist; inputs are: text (Text)",
+        "node 'o' port 'value': edge n.n -> o.value sends Number into Text (no input of 'o' takes Number)",
+        "node 'd' port 'text': required input (Text) is not connected (connect an output of type Text to 'd.text')",
+    ]
+
+
+def test_computed_ports_of_a_bad_config_are_a_guess_that_still_type_checks_edges(toys: Toys) -> None:
+    # names are valid, n is not: inputs a and b are computed without n; an edge into a port
+    # the guess lacks (c) and unconnected inputs are not reported until the config is fixed
+    body = flow([("in", "input.text", {"name": "q"}), ("k", "toy.count", {}),
+                 ("x", "toy.names", {"names": ["a", "b"], "n": "many"}), ("o", "output.text", {"name": "o"})],
+                [("k.n", "x.b"), ("in.text", "x.c"), ("x.text", "o.value")])
+    assert messages(computed(toys), body) == [
+        "node 'x': config field 'n': Input should be a valid integer, unable to parse string as an integer",
+        "node 'x' port 'b': edge k.n -> x.b sends Number into Text (no input of 'x' takes Number)",
+    ]
+
+
+def test_two_malformed_type_ids_are_two_issues(toys: Toys) -> None:
+    body = flow([("a", "LLM", {}), ("b", "os.path:join", {})], [])
+    with pytest.raises(FlowLoadError) as info:
+        parse_flow(body, source="f.json")
+    assert [(i.code, i.node, i.field) for i in info.value.issues] == [
+        ("load_error", "a", "type"), ("load_error", "b", "type")]
+    assert info.value.issues[1].message == (
+        "node 'b' field 'type': must be a registered type id such as 'llm.chat' (lower-case words "
+        "joined by dots), got 'os.path:join'")
+
+
+def test_an_unset_secret_is_a_warning_and_the_flow_still_runs(toys: Toys) -> None:
+    body = flow([("in", "input.text", {"name": "q"}), ("x", "toy.names", {"names": [], "key_env": "NOPE_KEY"}),
+                 ("o", "output.text", {"name": "o"})], [("x.text", "o.value")])
+    plan, issues = check(parse_flow(body), computed(toys).registry, secrets=lambda name: None)
+    assert plan is not None
+    assert [i.to_dict() for i in issues] == [{
+        "code": "secret_not_set", "node": "x", "port": None, "field": "config.key_env",
+        "message": "config field 'key_env' names the secret 'NOPE_KEY', which is not set",
+        "hint": "export NOPE_KEY=... in the environment that runs this flow", "severity": "warning"}]
+    assert validate(parse_flow(body), toys.registry, secrets={"NOPE_KEY": "set"}.get) == []
+    assert Runner(toys.registry).run(parse_flow(body), {"q": "x"}).ok

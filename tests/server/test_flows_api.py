@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.server.conftest import chain, hello, piped, save
@@ -208,3 +209,18 @@ def test_validate_reports_without_saving(client: TestClient) -> None:
 def test_nodes_catalog(client: TestClient) -> None:
     types = [n["type"] for n in client.get("/nodes").json()]
     assert {"input.text", "prompt.template", "llm.chat", "output.text", "test.slow"} <= set(types)
+
+
+def test_an_unset_secret_is_a_warning_that_neither_fails_validation_nor_a_save(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHAINLOOM_TEST_UNSET_KEY", raising=False)
+    flow = chain()
+    llm = next(n for n in flow["nodes"] if n["type"] == "llm.chat")
+    llm["config"] = {"provider": "openai", "model": "gpt-4o-mini", "api_key_env": "CHAINLOOM_TEST_UNSET_KEY"}
+    r = client.post("/validate", json=flow)
+    assert r.json() == {"valid": True, "issues": [{
+        "code": "secret_not_set", "node": llm["id"], "port": None, "field": "config.api_key_env",
+        "message": "config field 'api_key_env' names the secret 'CHAINLOOM_TEST_UNSET_KEY', which is not set",
+        "hint": "export CHAINLOOM_TEST_UNSET_KEY=... in the environment that runs this flow",
+        "severity": "warning"}]}
+    assert client.post("/flows", json={"flow": flow}).status_code == 201

@@ -294,9 +294,10 @@ def test_import_shows_every_problem_and_changes_nothing(home: Path) -> None:
         "edges": [{"from": "a.out", "to": "c.in"}]}
     at.file_uploader(key="import_file").upload("broken.json", json.dumps(broken).encode(), "application/json").run()
     shown = texts(at)
-    assert "broken.json has 3 problem(s)" in shown
+    assert "broken.json has 4 problem(s)" in shown
     for part in ("- node 'a': unknown node type 'nope.thing'", "- node 'b': config field 'bogus'",
-                 "- node 'c': edge a.out -> c.in goes to node 'c', which does not exist"):
+                 "- node 'c': edge a.out -> c.in goes to node 'c', which does not exist",
+                 "- node 'b' port 'value': required input (Text) is not connected"):
         assert part in shown
     assert dumps_flow(ws_of(at).flow) == before and store.get_flow("qa")[1] == 1
     at.file_uploader(key="import_file").upload("bad.json", b'{"schema_version": 1, "nodes": 3}',

@@ -25,10 +25,13 @@ def test_an_import_lists_every_problem() -> None:
         {"id": "b", "type": "no.such"}], "edges": [{"from": "a.text", "to": "zz.in"}]}
     result = read_import(json.dumps(broken).encode(), registry(), "b.json")
     assert result.flow is not None and not result.ok
-    assert [i.code for i in result.issues] == ["bad_config", "bad_config", "unknown_type", "dangling_edge"]
+    # a's config is bad, yet its ports are still checked: its prompt input is not connected
+    assert [i.code for i in result.issues] == ["bad_config", "bad_config", "unknown_type", "dangling_edge",
+                                               "missing_input"]
     bad = read_import(b'{"schema_version": 1, "id": "../x", "nodes": [{"id": 1}]}', registry(), "c.json")
     assert bad.flow is None and bad.problems == (
-        "c.json: field 'id': String should match pattern '^[A-Za-z_][A-Za-z0-9_-]{0,63}$'",
+        "c.json: field 'id': must be 1-64 letters, digits, '_' or '-', starting with a letter or '_', "
+        "got '../x'",
         "c.json: node #1 field 'id': Input should be a valid string",
         "c.json: node #1 field 'type': Field required")
     assert read_import(b"\xff\xfe", registry(), "d.json").problems == ("d.json: not UTF-8 text; save the flow as UTF-8 JSON",)

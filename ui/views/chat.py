@@ -14,6 +14,7 @@ from typing import Any
 import streamlit as st
 
 from engine.flow import Flow
+from engine.issues import errors
 from ui.services import Services
 from ui.views.common import plain, reply_markdown
 from ui.views.runs import flow_inputs, is_live, start_run
@@ -82,7 +83,7 @@ def chat_panel(ws: Workspace, svc: Services) -> None:
         streamed = "".join(n.tokens for n in snap.nodes.values() if n.tokens)
         with st.chat_message("assistant"):
             st.markdown(reply_markdown(streamed) if streamed else "…")
-    problems = ws.issues(svc.registry)
+    problems = errors(ws.issues(svc.registry))  # warnings do not stop a run
     st.chat_input("Message the flow", key="chat_box", disabled=bool(problems) or is_live(ws),
                   on_submit=_send, args=(ws, svc, name, session))
     if problems:

@@ -12,6 +12,7 @@ import streamlit as st
 
 from engine.errors import ChainloomError
 from engine.flow import Flow
+from engine.issues import errors
 from ui.live import LiveRun, NodeTrace, RunSnapshot
 from ui.services import Services
 from ui.views.common import plain, set_panel, short
@@ -64,7 +65,7 @@ def start_run(ws: Workspace, svc: Services, inputs: dict[str, Any], session_id: 
 
 # ---------------------------------------------------------------- run panel
 def run_panel(ws: Workspace, svc: Services) -> None:
-    issues = ws.issues(svc.registry)
+    issues = errors(ws.issues(svc.registry))  # warnings (an unset secret) do not stop a run
     if issues:
         st.warning(f"Fix {len(issues)} problem(s) before running (see Problems).", icon="⚠️")
     _inputs_form(ws, svc, disabled=bool(issues) or is_live(ws))
