@@ -19,14 +19,15 @@ if TYPE_CHECKING:
     from engine.registry import Registry
     from engine.runner import Runner
     from engine.scheduler import RunResult
-    from engine.validate import Issue, check, compile_flow
+    from engine.issues import Issue
+    from engine.validate import check, compile_flow
 
 _HOMES = {
     "ChainloomError": "errors", "FlowLoadError": "errors", "NodeError": "errors",
     "ValidationFailed": "errors", "Flow": "flow", "load_flow": "flow", "parse_flow": "flow",
     "save_flow": "flow", "NodeConfig": "node", "NodeSpec": "node", "Port": "ports",
     "PortType": "ports", "Registry": "registry", "Runner": "runner", "RunResult": "scheduler",
-    "Issue": "validate", "check": "validate", "compile_flow": "validate",
+    "Issue": "issues", "check": "validate", "compile_flow": "validate",
 }  # `node` and `validate` are reached through their modules (engine.node.node, engine.validate.validate)
 
 __all__ = sorted(_HOMES)
