@@ -19,12 +19,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.context import Redactor, RunContext, env_secret  # noqa: E402
-from nodes.agent._loop import AgentConfig, Budget, Decision, Trace, run_loop  # noqa: E402
-from nodes.support.chat_memory.kinds import BufferMemory, EntityMemory, KnowledgeGraphMemory, WindowMemory  # noqa: E402
-from nodes.support.chat_memory.store import memory_store  # noqa: E402
-from nodes.support.messages import ToolCall  # noqa: E402
-from nodes.tool.calculator import CalculatorConfig, calculator_tool, evaluate  # noqa: E402
+from engine.context import Redactor, RunContext, env_secret
+from nodes.agent._loop import AgentConfig, Budget, Decision, Trace, run_loop
+from nodes.support.chat_memory.kinds import BufferMemory, EntityMemory, KnowledgeGraphMemory, WindowMemory
+from nodes.support.chat_memory.store import memory_store
+from nodes.support.messages import ToolCall
+from nodes.tool.calculator import CalculatorConfig, calculator_tool, evaluate
 
 ITERATIONS = 99
 

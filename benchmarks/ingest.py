@@ -26,14 +26,13 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import corpus  # noqa: E402
+import corpus
 
-from nodes.support.documents import Document  # noqa: E402
-from nodes.support.embedders import HashingEmbedder  # noqa: E402
-from nodes.support.readers import read_text  # noqa: E402
-from nodes.support.search import distances, top_k  # noqa: E402
-from nodes.splitter import RecursiveSplitter, chunk_documents  # noqa: E402
-from nodes.support.vector_store import ChromaStore, Hnsw, client_for  # noqa: E402
+from nodes.splitter import RecursiveSplitter, chunk_documents
+from nodes.support.embedders import HashingEmbedder
+from nodes.support.readers import read_text
+from nodes.support.search import distances, top_k
+from nodes.support.vector_store import ChromaStore, Hnsw, client_for
 
 console = Console(width=220)
 SIZE, OVERLAP = 1000, 200
@@ -93,8 +92,9 @@ def bench_queries(store: ChromaStore, queries: list[str], where: dict | None) ->
         qv = store.embedder.embed_query(q)
         d = distances(m.vectors, qv, store.space)
         if where:
-            allowed = allowed if allowed is not None else np.array(
-                [md["topic"] == where["topic"] for md in store.collection.get(ids=m.ids, include=["metadatas"])["metadatas"]])
+            if allowed is None:
+                metadatas = store.collection.get(ids=m.ids, include=["metadatas"])["metadatas"]
+                allowed = np.array([md["topic"] == where["topic"] for md in metadatas])
             d = np.where(allowed, d, np.inf)
         exact = {m.ids[i] for i in top_k(d, 10, largest=False)}
         recall.append(len(exact & set(got)) / max(1, min(10, len(exact))))

@@ -31,13 +31,13 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from engine.flow import parse_flow  # noqa: E402
-from engine.runner import Runner  # noqa: E402
-from nodes.registry import default_registry  # noqa: E402
-from server.app import connect_store  # noqa: E402
-from server.keys import create_key  # noqa: E402
-from server.settings import Settings  # noqa: E402
-from server.tables import create_tables  # noqa: E402
+from engine.flow import parse_flow
+from engine.runner import Runner
+from nodes.registry import default_registry
+from server.app import connect_store
+from server.keys import create_key
+from server.settings import Settings
+from server.tables import create_tables
 
 FLOW = {
     "schema_version": 1, "id": "bench", "name": "five-node offline chain",

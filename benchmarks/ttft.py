@@ -27,18 +27,18 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import openai  # noqa: E402
+import openai
 
-from engine.events import Event  # noqa: E402
-from engine.flow import parse_flow  # noqa: E402
-from engine.runner import Runner  # noqa: E402
-from nodes.support.providers.base import ChatRequest  # noqa: E402
-from nodes.support.providers.config import ModelConfig  # noqa: E402
-from nodes.support.providers.model import ConfiguredModel  # noqa: E402
-from nodes.support.providers.openai_compat import OpenAICompatModel  # noqa: E402
-from nodes.support.messages import Message  # noqa: E402
-from nodes.registry import default_registry  # noqa: E402
-from tests.fakes.openai_server import TEST_KEY, FakeOpenAIServer  # noqa: E402
+from engine.events import Event
+from engine.flow import parse_flow
+from engine.runner import Runner
+from nodes.registry import default_registry
+from nodes.support.messages import Message
+from nodes.support.providers.base import ChatRequest
+from nodes.support.providers.config import ModelConfig
+from nodes.support.providers.model import ConfiguredModel
+from nodes.support.providers.openai_compat import OpenAICompatModel
+from tests.fakes.openai_server import TEST_KEY, FakeOpenAIServer
 
 KEY_ENV = "CHAINLOOM_BENCH_KEY"
 MODEL = "fake-model"
@@ -74,7 +74,7 @@ def probes(url: str) -> dict[str, Probe]:
         return await sdk_first_token(reused)
 
     async def sdk_per_call() -> float:
-        from nodes.support.providers.http import openai_http_client  # noqa: PLC0415
+        from nodes.support.providers.http import openai_http_client
 
         async with openai.AsyncOpenAI(api_key=TEST_KEY, base_url=url, max_retries=0,
                                       http_client=openai_http_client(60)) as client:

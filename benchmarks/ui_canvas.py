@@ -32,9 +32,9 @@ from playwright.sync_api import FrameLocator, Page, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.flow import parse_flow  # noqa: E402
-from engine.store import open_store  # noqa: E402
-from ui.launch import serve, stop  # noqa: E402
+from engine.flow import parse_flow
+from engine.store import open_store
+from ui.launch import serve, stop
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -98,7 +98,8 @@ def drag(page: Page, source: str, target: str) -> None:
 # the page shows the result; the result lands in window.__elapsed (milliseconds).
 WATCH_CLICK = """(id) => {
   window.__elapsed = null;
-  const f = document.querySelector('[data-testid="stElementContainer"][data-stale="false"] iframe[title="streamlit_flow.streamlit_flow"]');
+  const f = document.querySelector('[data-testid="stElementContainer"][data-stale="false"] '
+                                    + 'iframe[title="streamlit_flow.streamlit_flow"]');
   const now = () => performance.timeOrigin + performance.now();
   let t0 = null;
   f.contentDocument.addEventListener('mousedown', () => { t0 = now(); }, {capture: true, once: true});
@@ -110,7 +111,8 @@ WATCH_CLICK = """(id) => {
 }"""
 WATCH_EDGE = """(testid) => {
   window.__elapsed = null;
-  const f = document.querySelector('[data-testid="stElementContainer"][data-stale="false"] iframe[title="streamlit_flow.streamlit_flow"]');
+  const f = document.querySelector('[data-testid="stElementContainer"][data-stale="false"] '
+                                    + 'iframe[title="streamlit_flow.streamlit_flow"]');
   const doc = f.contentDocument, win = f.contentWindow;
   let t0 = null;
   doc.addEventListener('mouseup', () => { t0 = win.performance.now(); }, {capture: true, once: true});

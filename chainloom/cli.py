@@ -18,12 +18,11 @@ from typing import TYPE_CHECKING, Any
 from chainloom.term import EXIT_FAILED, EXIT_OK, EXIT_UNRUNNABLE, Term, issues_of, print_error
 
 if TYPE_CHECKING:
+    from chainloom.live import RunView
     from engine.events import Handler
     from engine.runner import Runner
     from engine.scheduler import RunResult
     from engine.validate import Issue, Plan
-
-    from chainloom.live import RunView
 
 Command = Callable[[argparse.Namespace, Term], int]
 
@@ -166,11 +165,10 @@ def jsonable_deep(value: Any, fallback: Callable[[Any], Any]) -> Any:
 # ---------------------------------------------------------------- validate, nodes
 def cmd_validate(args: argparse.Namespace, term: Term) -> int:
     import chainloom  # noqa: PLC0415
+    from chainloom.term import print_issues  # noqa: PLC0415
     from engine.errors import ChainloomError  # noqa: PLC0415
     from engine.validate import check  # noqa: PLC0415
     from nodes.registry import default_registry  # noqa: PLC0415
-
-    from chainloom.term import print_issues  # noqa: PLC0415
 
     try:
         flow, _ = chainloom.resolve(args.flow)

@@ -178,11 +178,10 @@ def flows_versions(args: argparse.Namespace, term: Term) -> int:
 # ---------------------------------------------------------------- upgrade
 def cmd_upgrade(args: argparse.Namespace, term: Term) -> int:
     import chainloom  # noqa: PLC0415
+    from chainloom.upgrade import upgrade_flow  # noqa: PLC0415
     from engine.errors import ChainloomError  # noqa: PLC0415
     from engine.flow import save_flow  # noqa: PLC0415
     from nodes.registry import default_registry  # noqa: PLC0415
-
-    from chainloom.upgrade import upgrade_flow  # noqa: PLC0415
 
     try:
         result = upgrade_flow(chainloom.load(args.file), default_registry())

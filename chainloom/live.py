@@ -21,8 +21,18 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from engine.events import (Event, NodeCancelled, NodeFailed, NodeFinished, NodeSkipped, NodeStarted,
-                           NodeStep, NodeToken, RunFinished, RunStarted)
+from engine.events import (
+    Event,
+    NodeCancelled,
+    NodeFailed,
+    NodeFinished,
+    NodeSkipped,
+    NodeStarted,
+    NodeStep,
+    NodeToken,
+    RunFinished,
+    RunStarted,
+)
 
 ICONS = {"queued": "·", "running": "▶", "done": "✓", "cached": "✓", "failed": "✗",
          "skipped": "↷", "cancelled": "⊘"}

@@ -134,8 +134,9 @@ class RunFinished(Event):
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
-    str(cls.__dataclass_fields__["kind"].default): cls for cls in (RunStarted, NodeStarted, NodeToken, NodeStep, NodeFinished,
-                              NodeFailed, NodeSkipped, NodeCancelled, RunFinished)
+    str(cls.__dataclass_fields__["kind"].default): cls
+    for cls in (RunStarted, NodeStarted, NodeToken, NodeStep, NodeFinished, NodeFailed, NodeSkipped, NodeCancelled,
+                RunFinished)
 }
 
 Handler = Callable[[Event], None]
@@ -201,7 +202,7 @@ def dispatch(handlers: list[Handler], event: Event) -> None:
     for handler in handlers:
         try:
             handler(event)
-        except Exception:  # noqa: BLE001 - observers must not change the run's outcome
+        except Exception:  # observers must not change the run's outcome
             log.exception("event handler %r failed on %s", handler, event.kind)
 
 

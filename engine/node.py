@@ -27,7 +27,7 @@ PortList = Sequence[Port] | Callable[[Any], Sequence[Port]]
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
 NodePorts = tuple[tuple[Port, ...], tuple[Port, ...]]  # (inputs, outputs)
 
-SECRET_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+SECRET_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"  # noqa: S105 - a variable NAME, not a secret
 
 
 class NodeConfig(BaseModel):
@@ -36,7 +36,7 @@ class NodeConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_default=True)
 
 
-def SecretRef(default: str = "", *, description: str, allow_empty: bool | None = None) -> Any:
+def SecretRef(default: str = "", *, description: str, allow_empty: bool | None = None) -> Any:  # noqa: N802
     """A config field that holds the *name* of an environment variable, never a secret.
 
     The UI shows it as a variable-name box; exports and traces carry only the name.
@@ -184,7 +184,7 @@ def _port_dicts(ports: PortList, config: NodeConfig | None) -> list[dict[str, ob
 
 
 def node(
-    type: str,
+    type: str,  # noqa: A002 - the type id, as in flow files ("type": "prompt.template")
     *,
     version: int = 1,
     title: str,

@@ -54,7 +54,7 @@ class Plan:
     flow: Flow
     nodes: dict[str, PlannedNode]
     wires: list[Wire]
-    graph: "nx.DiGraph[str]"
+    graph: nx.DiGraph[str]
     incoming: dict[str, list[Wire]] = field(default_factory=dict)
     outgoing: dict[str, list[Wire]] = field(default_factory=dict)
     input_nodes: dict[str, str] = field(default_factory=dict)   # flow input name -> node id

@@ -50,7 +50,7 @@ def _dumps_line(event: Event) -> bytes:
 try:  # orjson serialises the event dataclasses directly, ~10x faster than json
     import orjson
 
-    def _dumps_line(event: Event) -> bytes:  # noqa: F811
+    def _dumps_line(event: Event) -> bytes:
         return orjson.dumps(event, default=str, option=orjson.OPT_APPEND_NEWLINE)
 except ImportError:  # pragma: no cover - orjson is a declared dependency
     pass

@@ -21,8 +21,17 @@ from typing import Any
 from engine.board import Board
 from engine.context import SecretResolver, env_secret
 from engine.errors import ChainloomError, NodeError, RunCancelled, RunTimeout
-from engine.events import (Event, EventLog, Handler, NodeCancelled, NodeFinished, NodeSkipped,
-                           RunFinished, RunStarted, preview)
+from engine.events import (
+    Event,
+    EventLog,
+    Handler,
+    NodeCancelled,
+    NodeFinished,
+    NodeSkipped,
+    RunFinished,
+    RunStarted,
+    preview,
+)
 from engine.node_run import NodeCache, NodeRunner, Outcome, RunScope, run_now
 from engine.plan import Plan, PlannedNode
 
@@ -134,7 +143,7 @@ class Execution:
                 else:
                     self.status[node.id] = "running"
                     self.running[node.id] = asyncio.create_task(self.run_in_task(node, inputs))
-        except BaseException as err:  # a bug (engine, handler): end the run with it, loudly
+        except BaseException as err:  # noqa: BLE001 - a bug (engine, handler): end the run with it, loudly
             self.end(err)
             return
         if not self.running:
@@ -147,7 +156,7 @@ class Execution:
             self.record(node, outcome)
         except asyncio.CancelledError:
             raise
-        except BaseException as err:  # a bug: end the run with it
+        except BaseException as err:  # noqa: BLE001 - a bug: end the run with it
             self.end(err)
             return
         self.run_ready()

@@ -204,7 +204,7 @@ class _Checker:
                              node_id, port.name,
                              hint=f"connect an output of type {port.type.value} to '{node_id}.{port.name}'")
 
-    def check_cycles(self) -> "nx.DiGraph[str]":
+    def check_cycles(self) -> nx.DiGraph[str]:
         graph: nx.DiGraph[str] = nx.DiGraph()
         graph.add_nodes_from(self.ports)
         graph.add_edges_from((w.source, w.target) for w in self.wires
@@ -283,7 +283,7 @@ def static_outputs(flow: Flow, registry: Registry) -> set[str]:
     return found
 
 
-def ordering_graph(flow: Flow, registry: Registry) -> "nx.DiGraph[str]":
+def ordering_graph(flow: Flow, registry: Registry) -> nx.DiGraph[str]:
     """Nodes and the edges that order them: edges from static outputs order nothing."""
     static = static_outputs(flow, registry)
     graph: nx.DiGraph[str] = nx.DiGraph()

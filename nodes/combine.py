@@ -18,14 +18,13 @@ from pydantic import Field
 from engine.context import RunContext
 from engine.node import NodeSpec, node
 from engine.ports import Port, PortType
-from nodes.support.model_port import fill_fields
 from nodes.support.documents import Document, as_documents, format_documents, sources_of
+from nodes.support.model_port import fill_fields
 from nodes.support.providers.base import ChatModel, chat_messages
+from nodes.support.providers.build import build_model, build_request
 from nodes.support.providers.config import ModelConfig
 from nodes.support.providers.model import record_usage
-from nodes.support.providers.build import build_model, build_request
 from nodes.support.values import as_text
-
 
 STUFF_PROMPT = ("Answer the question using only the context below. Cite sources by their [number]. "
                 "If the context does not contain the answer, say you don't know.\n\n"

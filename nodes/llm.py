@@ -19,11 +19,11 @@ from pydantic import Field
 from engine.errors import PermanentError
 from engine.node import NodeConfig, node
 from engine.ports import Port, PortType
+from nodes.support.messages import Message, as_messages
 from nodes.support.providers.base import ToolSpec
+from nodes.support.providers.build import build_model
 from nodes.support.providers.config import ModelConfig
 from nodes.support.providers.model import send_request
-from nodes.support.providers.build import build_model
-from nodes.support.messages import Message, as_messages
 from nodes.support.values import as_text
 
 if TYPE_CHECKING:

@@ -18,11 +18,20 @@ from pydantic import Field
 from engine.errors import PermanentError
 from engine.node import NodeConfig, NodeSpec, RunFunction, node
 from engine.ports import Port, PortType
-from nodes.support.providers.config import ModelConfig
-from nodes.support.chat_memory.kinds import (KINDS, BufferMemory, EntityMemory, Extractor, KnowledgeGraphMemory, Memory,
-                                SummaryMemory, VectorMemory, WindowMemory)
+from nodes.support.chat_memory.kinds import (
+    KINDS,
+    BufferMemory,
+    EntityMemory,
+    Extractor,
+    KnowledgeGraphMemory,
+    Memory,
+    SummaryMemory,
+    VectorMemory,
+    WindowMemory,
+)
 from nodes.support.chat_memory.store import memory_store, session_of
 from nodes.support.model_port import MODEL_PORT, model_for
+from nodes.support.providers.config import ModelConfig
 from nodes.support.values import as_text
 
 if TYPE_CHECKING:

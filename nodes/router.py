@@ -23,8 +23,8 @@ from pydantic import Field, model_validator
 from engine.node import NodeConfig, NodeSpec, node
 from engine.ports import Port, PortType
 from nodes.support.embedders import usage_hook
-from nodes.support.providers.config import ModelConfig
 from nodes.support.model_port import MODEL_PORT, ask, model_for
+from nodes.support.providers.config import ModelConfig
 from nodes.support.search import cosine
 from nodes.support.values import IDENTIFIER, as_text, check_branch_names
 

@@ -12,8 +12,8 @@ path; the code splitter uses language-aware separators.
 from __future__ import annotations
 
 import re
-from itertools import accumulate
 from collections.abc import Callable, Iterable, Sequence
+from itertools import accumulate
 from typing import Any, Literal
 
 from pydantic import Field, model_validator

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -108,8 +108,18 @@ def request_issue(err: Mapping[str, Any], raw: Any) -> dict[str, Any]:
             "message": message, "hint": ""}
 
 
+_Handled = TypeVar("_Handled", bound=Exception)
+
+
+def _handled(exc: Exception, kind: type[_Handled]) -> _Handled:
+    """The exception as the type its handler is registered for (Starlette types handlers loosely)."""
+    if not isinstance(exc, kind):
+        raise TypeError(f"the {kind.__name__} handler got a {type(exc).__name__}") from exc
+    return exc
+
+
 async def on_request_validation(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
+    exc = _handled(exc, RequestValidationError)
     issues = [request_issue(e, exc.body) for e in exc.errors()]
     n = len(issues)
     return invalid(f"the request has {n} problem{'s' if n != 1 else ''}", issues,
@@ -117,17 +127,17 @@ async def on_request_validation(request: Request, exc: Exception) -> JSONRespons
 
 
 async def on_api_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ApiError)
+    exc = _handled(exc, ApiError)
     return exc.response()
 
 
 async def on_chainloom_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ChainloomError)
+    exc = _handled(exc, ChainloomError)
     return from_chainloom(exc).response()
 
 
 async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, StarletteHTTPException)
+    exc = _handled(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "error")
     # The path is not repeated: it is the client's text, and may hold anything.
     message = {404: "no route matches this path", 405: "this method is not allowed on this path"

@@ -9,8 +9,6 @@ model sees them. The checked body is replayed to the app unchanged.
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 

@@ -19,8 +19,7 @@ from engine.store import FlowExists, flows_table
 from engine.issues import errors as error_issues
 from engine.validate import check
 from server.errors import ApiError, invalid, issue_dict
-from server.schemas import (CreateFlow, FlowOut, FlowSaved, FlowSummary, UpdateFlow, ValidationOut,
-                            VersionOut, errors)
+from server.schemas import CreateFlow, FlowOut, FlowSaved, FlowSummary, UpdateFlow, ValidationOut, VersionOut, errors
 from server.state import AppState, app_state
 
 router = APIRouter(tags=["flows"])

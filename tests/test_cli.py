@@ -20,8 +20,7 @@ from rich.console import Console
 
 from chainloom.cli import main
 from chainloom.live import LinePrinter, LiveView, RunView, progress, summary_table
-from engine.events import (NodeCancelled, NodeFailed, NodeFinished, NodeStarted, NodeToken,
-                           RunFinished, RunStarted)
+from engine.events import NodeCancelled, NodeFailed, NodeFinished, NodeStarted, NodeToken, RunFinished, RunStarted
 from engine.flow import dumps_flow, load_flow
 from engine.store import open_store
 

@@ -9,8 +9,8 @@ import pytest
 
 from engine.flow import load_flow
 from engine.runner import Runner
-from nodes.support.chat_memory.kinds import KINDS
 from nodes.registry import default_registry
+from nodes.support.chat_memory.kinds import KINDS
 
 FLOWS = Path(__file__).resolve().parent.parent / "flows"
 

@@ -18,8 +18,18 @@ from streamlit_flow import streamlit_flow
 
 from ui.services import Services
 from ui.views.chat import chat_panel
-from ui.views.common import (PANELS, canvas_key, panel, panel_clicked, panel_widget_key, plain, services,
-                             show_notices, take_canvas_event, workspace)
+from ui.views.common import (
+    PANELS,
+    canvas_key,
+    panel,
+    panel_clicked,
+    panel_widget_key,
+    plain,
+    services,
+    show_notices,
+    take_canvas_event,
+    workspace,
+)
 from ui.views.library import library, open_from_query, palette, save
 from ui.views.properties import pending_connect, problems, properties
 from ui.views.runs import LIVE_KEY, history_panel, is_live, keep_polling, run_panel

@@ -253,7 +253,8 @@ def _depths(flow: Flow) -> dict[str, int]:
 
 
 # ---------------------------------------------------------------- canvas -> flow
-def canvas_dicts(value: StreamlitFlowState | Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str | None, int]:
+def canvas_dicts(value: StreamlitFlowState | Mapping[str, Any]
+                 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], str | None, int]:
     """(nodes, edges, selected id, timestamp) from a state object or the component's raw dict."""
     if isinstance(value, StreamlitFlowState):
         return ([n.asdict() for n in value.nodes], [e.asdict() for e in value.edges],
@@ -364,7 +365,7 @@ def view_signature(value: StreamlitFlowState | Mapping[str, Any]) -> str:
     nodes = sorted((str(n.get("id")), str((n.get("data") or {}).get("content", "")), str(n.get("className", "")))
                    for n in nodes_raw)
     edges = sorted(str(e.get("id")) for e in edges_raw)
-    return hashlib.sha1(json.dumps([nodes, edges]).encode()).hexdigest()
+    return hashlib.sha1(json.dumps([nodes, edges]).encode(), usedforsecurity=False).hexdigest()
 
 
 def apply_moves(flow: Flow, moved: Mapping[str, tuple[float, float]]) -> Flow:

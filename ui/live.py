@@ -17,8 +17,19 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from engine.errors import ChainloomError, ValidationFailed
-from engine.events import (Event, NodeCancelled, NodeFailed, NodeFinished, NodeSkipped, NodeStarted,
-                           NodeStep, NodeToken, RunFinished, RunStarted, event_from_dict)
+from engine.events import (
+    Event,
+    NodeCancelled,
+    NodeFailed,
+    NodeFinished,
+    NodeSkipped,
+    NodeStarted,
+    NodeStep,
+    NodeToken,
+    RunFinished,
+    RunStarted,
+    event_from_dict,
+)
 from engine.flow import Flow
 from engine.runner import RunControl
 

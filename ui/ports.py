@@ -76,7 +76,8 @@ def infer(source: str, outputs: Sequence[Port], target: str, inputs: Sequence[Po
     if source == target:
         return Incompatible(f"'{source}' cannot be connected to itself")
     if not outputs:
-        return Incompatible(f"'{source}' has no outputs (it is a flow output); connect from a node that produces a value")
+        return Incompatible(f"'{source}' has no outputs (it is a flow output); "
+                            "connect from a node that produces a value")
     if not inputs:
         return Incompatible(f"'{target}' has no inputs (it is a flow input); connect into a node that takes a value")
     busy, wired = set(taken), set(existing)

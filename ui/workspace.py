@@ -149,7 +149,7 @@ class Workspace:
 
     def issues(self, registry: Registry) -> list[Issue]:
         text = dumps_flow(self.flow)
-        key = hashlib.sha1(text.encode()).hexdigest()
+        key = hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
         if self._issues is None or self._issues[0] != key:
             self._issues = (key, check(self.flow, registry)[1])
         return self._issues[1]
@@ -368,7 +368,7 @@ class Workspace:
         nodes = [(n.id, n.type, n.version, n.name, n.config, n.policy.model_dump(mode="json"),
                   dataclasses.astuple(looks[n.id])[:3]) for n in self.flow.nodes]
         body = json.dumps([nodes, [canvas.edge_id(e) for e in self.flow.edges]], sort_keys=True, default=str)
-        return hashlib.sha1(body.encode()).hexdigest()
+        return hashlib.sha1(body.encode(), usedforsecurity=False).hexdigest()
 
 
 def _choice(pair: PortPair) -> tuple[str, str, str]:

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 from engine.errors import PermanentError
 from engine.ports import Port, PortType
 from nodes.agent._loop import AgentConfig, Budget, Outcome, Trace
-from nodes.support.providers.base import ChatModel
 from nodes.support.chat_memory.kinds import Memory, Recall
 from nodes.support.chat_memory.store import session_of
 from nodes.support.model_port import MODEL_PORT, model_for
+from nodes.support.providers.base import ChatModel
 from nodes.support.tools import Tool, as_tools, tool_table
 from nodes.support.values import as_text
 

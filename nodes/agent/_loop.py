@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 from pydantic import Field
 
 from engine.errors import PermanentError
+from nodes.support.messages import ToolCall
 from nodes.support.providers.base import Completion, ToolSpec
 from nodes.support.providers.config import ModelConfig
-from nodes.support.messages import ToolCall
 from nodes.support.tools import Observation, Tool
 
 if TYPE_CHECKING:

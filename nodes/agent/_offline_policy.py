@@ -16,8 +16,8 @@ import re
 from dataclasses import dataclass, field
 
 from nodes.agent._loop import Budget, Decision
-from nodes.support.providers.offline import NOT_FOUND, extract_answer
 from nodes.support.messages import ToolCall
+from nodes.support.providers.offline import NOT_FOUND, extract_answer
 from nodes.support.tools import Observation, Tool
 
 ARITHMETIC = re.compile(r"(?:[-+(]\s*)*(?:\d[\d_,]*(?:\.\d+)?|sqrt\([^)]*\))(?:\s*(?:[-+*/^%×÷]|\*\*)\s*[-+(]*\s*"

@@ -18,11 +18,11 @@ from pydantic import Field
 from engine.errors import PermanentError
 from engine.node import NodeSpec, node
 from engine.ports import Port, PortType
-from nodes.support.providers.config import ModelConfig
+from nodes.support.api_client import HttpClient, HttpSettings, describe_response
 from nodes.support.model_port import MODEL_PORT, ask, fill_fields, model_for
 from nodes.support.parsing.extract import ParseError, extract_json
+from nodes.support.providers.config import ModelConfig
 from nodes.support.tools import clip
-from nodes.support.api_client import HttpClient, HttpSettings, describe_response
 from nodes.support.values import as_text
 
 if TYPE_CHECKING:

@@ -18,12 +18,12 @@ from pydantic import Field
 
 from engine.node import NodeSpec, node
 from engine.ports import Port, PortType
-from nodes.support.documents import format_documents, sources_of
-from nodes.support.providers.config import ModelConfig
+from nodes.combine import STUFF_PROMPT
 from nodes.support.chat_memory.kinds import Memory, Recall
 from nodes.support.chat_memory.store import session_of
+from nodes.support.documents import format_documents, sources_of
 from nodes.support.model_port import MODEL_PORT, ask, fill_fields, model_for
-from nodes.combine import STUFF_PROMPT
+from nodes.support.providers.config import ModelConfig
 from nodes.support.values import as_text
 
 if TYPE_CHECKING:

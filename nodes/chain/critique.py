@@ -15,8 +15,8 @@ from pydantic import Field
 
 from engine.node import NodeConfig, NodeSpec, node
 from engine.ports import Port, PortType
-from nodes.support.providers.config import ModelConfig
 from nodes.support.model_port import MODEL_PORT, ask, fill_fields, model_for
+from nodes.support.providers.config import ModelConfig
 from nodes.support.values import as_text
 
 if TYPE_CHECKING:

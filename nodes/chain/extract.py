@@ -16,12 +16,11 @@ from pydantic import Field
 
 from engine.node import NodeSpec, node
 from engine.ports import Port, PortType
-from nodes.support.providers.config import ModelConfig
 from nodes.support.model_port import MODEL_PORT, ask, fill_fields, model_for
-from nodes.support.parsing.schema import StructuredParserConfig
 from nodes.support.parsing.extract import ParseError, extract_json
 from nodes.support.parsing.repair import failure, repair_request
-from nodes.support.parsing.schema import problems
+from nodes.support.parsing.schema import StructuredParserConfig, problems
+from nodes.support.providers.config import ModelConfig
 from nodes.support.values import as_text
 
 if TYPE_CHECKING:

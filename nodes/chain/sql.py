@@ -19,8 +19,8 @@ from pydantic import Field
 from engine.errors import PermanentError
 from engine.node import NodeSpec, node
 from engine.ports import Port, PortType
-from nodes.support.providers.config import ModelConfig
 from nodes.support.model_port import MODEL_PORT, ask, fill_fields, model_for
+from nodes.support.providers.config import ModelConfig
 from nodes.support.sql_database import DatabaseConfig, QueryResult, ReadOnlyDatabase, open_database
 from nodes.support.values import as_text
 

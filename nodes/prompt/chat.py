@@ -17,8 +17,8 @@ from pydantic import Field, field_validator, model_validator
 from engine.errors import PermanentError
 from engine.node import NodeConfig, node
 from engine.ports import Port, PortType
-from nodes.support.messages import Message, as_messages, parse_role
 from nodes.prompt._language import TemplatedConfig, defaults_field, fill_template, parse_template, variable_ports
+from nodes.support.messages import Message, as_messages, parse_role
 
 if TYPE_CHECKING:
     from engine.context import RunContext

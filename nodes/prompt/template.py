@@ -13,8 +13,14 @@ from pydantic import Field, field_validator
 
 from engine.node import NodeSpec, node
 from engine.ports import Port, PortType
-from nodes.prompt._language import (MAX_TEMPLATE_CHARS, TemplatedConfig, defaults_field, fill_template, parse_template,
-                                    variable_ports)
+from nodes.prompt._language import (
+    MAX_TEMPLATE_CHARS,
+    TemplatedConfig,
+    defaults_field,
+    fill_template,
+    parse_template,
+    variable_ports,
+)
 
 if TYPE_CHECKING:
     from engine.context import RunContext

@@ -121,7 +121,8 @@ class HashingEmbedder:
         return out
 
     def embed_query(self, text: str, *, usage: UsageHook | None = None) -> np.ndarray:
-        return self.embed_documents([text])[0]
+        row: np.ndarray = self.embed_documents([text])[0]
+        return row
 
 
 # ---------------------------------------------------------------- providers
@@ -163,7 +164,8 @@ class OpenAIEmbedder:
         return out
 
     def embed_query(self, text: str, *, usage: UsageHook | None = None) -> np.ndarray:
-        return self.embed_documents([text], usage=usage)[0]
+        row: np.ndarray = self.embed_documents([text], usage=usage)[0]
+        return row
 
 
 class CohereEmbedder:
@@ -198,7 +200,8 @@ class CohereEmbedder:
         return out
 
     def embed_query(self, text: str, *, usage: UsageHook | None = None) -> np.ndarray:
-        return self._call([text], "search_query", usage)[0]
+        row: np.ndarray = self._call([text], "search_query", usage)[0]
+        return row
 
 
 class SentenceTransformerEmbedder:
@@ -232,7 +235,8 @@ class SentenceTransformerEmbedder:
         return np.asarray(vecs, dtype=np.float32).reshape(len(texts), -1)
 
     def embed_query(self, text: str, *, usage: UsageHook | None = None) -> np.ndarray:
-        return self.embed_documents([text])[0]
+        row: np.ndarray = self.embed_documents([text])[0]
+        return row
 
 
 def _packaged_model_path(model: str) -> str | None:

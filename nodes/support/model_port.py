@@ -14,12 +14,11 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from engine.ports import Port, PortType
-from nodes.support.providers.base import ChatModel, Completion, chat_messages
-from nodes.support.providers.config import ModelConfig
-from nodes.support.providers.model import ConfiguredModel
-from nodes.support.providers.model import send_request
-from nodes.support.providers.build import build_model, build_request
 from nodes.support.messages import Message
+from nodes.support.providers.base import ChatModel, Completion, chat_messages
+from nodes.support.providers.build import build_model, build_request
+from nodes.support.providers.config import ModelConfig
+from nodes.support.providers.model import ConfiguredModel, send_request
 
 if TYPE_CHECKING:
     from engine.context import RunContext

@@ -58,14 +58,18 @@ class BM25:
 
 def distances(matrix: np.ndarray, query: np.ndarray, space: str) -> np.ndarray:
     """Distances as chromadb defines them: cosine 1-cos, ip 1-dot, l2 squared euclidean."""
+    out: np.ndarray
     if space == "l2":
         diff = matrix - query
-        return np.einsum("ij,ij->i", diff, diff)
+        out = np.einsum("ij,ij->i", diff, diff)
+        return out
     dots = matrix @ query
     if space == "ip":
-        return 1.0 - dots
+        out = 1.0 - dots
+        return out
     norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query) or 1.0)
-    return 1.0 - dots / np.where(norms > 0, norms, 1.0)
+    out = 1.0 - dots / np.where(norms > 0, norms, 1.0)
+    return out
 
 
 def cosine(matrix: np.ndarray, query: np.ndarray) -> np.ndarray:

@@ -67,7 +67,8 @@ def read_only_rows(url: str, query: str, *, max_rows: int, timeout: float) -> li
             finally:
                 trans.rollback()
     except SQLAlchemyError as err:
-        msg = str(err.orig if getattr(err, "orig", None) else err).splitlines()[0]
+        orig = getattr(err, "orig", None)  # the driver's own error, when there is one
+        msg = str(orig if orig else err).splitlines()[0]
         raise PermanentError(f"query failed: {msg}",
                              hint="the connection is read-only; only SELECT statements work") from err
     finally:

@@ -82,7 +82,7 @@ def _seed_cache(name: str) -> None:
     if cache_dir == "":
         raise PermanentError("tiktoken's cache is disabled (TIKTOKEN_CACHE_DIR is empty)",
                              hint="unset TIKTOKEN_CACHE_DIR so the offline encoding can be used")
-    path = Path(cache_dir) / hashlib.sha1(url.encode()).hexdigest()
+    path = Path(cache_dir) / hashlib.sha1(url.encode(), usedforsecurity=False).hexdigest()
     if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == expected:
         return
     data = verified_bytes(name)

@@ -62,10 +62,11 @@ def client_for(*, path: Path | None = None, url: str = "", headers: dict[str, st
                                                     port=parts.port or (443 if parts.scheme == "https" else 8000),
                                                     ssl=parts.scheme == "https", headers=headers or {},
                                                     settings=settings)
-            else:
-                assert path is not None
+            elif path is not None:
                 path.mkdir(parents=True, exist_ok=True)
                 _CLIENTS[key] = chromadb.PersistentClient(path=str(path), settings=settings)
+            else:
+                raise ValueError("client_for needs a path (embedded store) or a url (server)")
         return _CLIENTS[key]
 
 

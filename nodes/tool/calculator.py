@@ -108,9 +108,9 @@ def _call(node: ast.Call) -> Number:
 def _check_power(base: Number, exponent: Number) -> None:
     if abs(exponent) > MAX_EXPONENT:
         raise CalculationError(f"exponent {exponent} is beyond the limit of {MAX_EXPONENT}")
-    if isinstance(base, int) and isinstance(exponent, int) and exponent > 0 and abs(base) > 1:
-        if abs(base).bit_length() * exponent > MAX_INT_BITS * 2:
-            raise CalculationError(f"{base}**{exponent} would be larger than {MAX_INT_BITS} bits")
+    if (isinstance(base, int) and isinstance(exponent, int) and exponent > 0 and abs(base) > 1
+            and abs(base).bit_length() * exponent > MAX_INT_BITS * 2):
+        raise CalculationError(f"{base}**{exponent} would be larger than {MAX_INT_BITS} bits")
 
 
 def _bounded(value: Number) -> Number:

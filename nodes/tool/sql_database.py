@@ -31,8 +31,8 @@ def sql_tools(db: ReadOnlyDatabase, prefix: str = "sql") -> list[Tool]:
         return (await asyncio.to_thread(db.query, args["query"])).as_table()
 
     return [
-        Tool(f"{prefix}_list_tables", "Lists the tables of the database. Call it first.", object_schema({}), list_tables,
-             kind="sql"),
+        Tool(f"{prefix}_list_tables", "Lists the tables of the database. Call it first.", object_schema({}),
+             list_tables, kind="sql"),
         Tool(f"{prefix}_schema", "Shows a table's columns, keys and a few example rows.",
              object_schema({"table": {"type": "string"}}, ["table"]), schema, kind="sql"),
         Tool(f"{prefix}_query", f"Runs one read-only SELECT and returns up to {db.max_rows} rows. Check "

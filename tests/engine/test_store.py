@@ -132,7 +132,8 @@ def test_concurrent_saves_on_the_same_version_give_exactly_one_success(tmp_path:
         barrier = threading.Barrier(2)
         outcomes: list[Any] = [None, None]
 
-        def save(i: int, base: int = base, barrier: threading.Barrier = barrier) -> None:
+        def save(i: int, base: int = base, barrier: threading.Barrier = barrier,
+                 outcomes: list[Any] = outcomes) -> None:
             barrier.wait()
             try:
                 outcomes[i] = stores[i].save_flow(make_flow(suffix=f"{base}-{i}"), base)

@@ -73,7 +73,7 @@ class Toys:
 
         def route(cfg: RouteConfig, inputs: dict[str, Any], ctx: Any) -> dict[str, Any]:
             self.calls.append(ctx.node_id)
-            return {name: inputs["text"] for name in cfg.fire}
+            return dict.fromkeys(cfg.fire, inputs["text"])
 
         def merge(cfg: MergeConfig, inputs: dict[str, Any], ctx: Any) -> dict[str, Any]:
             self.calls.append(ctx.node_id)

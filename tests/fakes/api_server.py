@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 from http.server import BaseHTTPRequestHandler
 from typing import Any
+from urllib.parse import urlsplit
 
 from tests.fakes.local import LocalServer
-from urllib.parse import urlsplit
 
 
 class FakeApiServer(LocalServer):

@@ -30,7 +30,7 @@ class FakeEmbedServer(LocalServer):
             def log_message(self, *args: Any) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
                 outer.requests.append((self.path, body, dict(self.headers)))
                 if self.path.endswith("/embeddings"):

@@ -86,7 +86,7 @@ class ReplyHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output clean
         pass
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         try:
             self._answer()
         except (BrokenPipeError, ConnectionResetError):

@@ -61,10 +61,10 @@ class ReplayModel:
         self.delay = delay
 
     async def complete(self, request: Any, on_token: Any) -> Any:
-        import asyncio  # noqa: PLC0415
+        import asyncio
 
-        from nodes.support.providers.base import Completion, Usage  # noqa: PLC0415
-        from nodes.support.messages import ToolCall  # noqa: PLC0415
+        from nodes.support.messages import ToolCall
+        from nodes.support.providers.base import Completion, Usage
 
         self.requests.append(request)
         if self.delay:

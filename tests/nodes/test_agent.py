@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from engine.node import NodeSpec
 from engine.runner import Runner
@@ -240,7 +241,7 @@ def test_an_agent_without_a_task_says_so() -> None:
 
 def test_agent_configs_bound_their_limits() -> None:
     for config in (AgentConfig, ToolCallingConfig, PlanExecuteConfig):
-        with pytest.raises(Exception):
+        with pytest.raises(ValidationError):
             config(max_iterations=0)
 
 

@@ -16,10 +16,10 @@ from nodes.chain.conversational_retrieval import conversational_qa
 from nodes.chain.critique import critique_chain
 from nodes.chain.extract import extract_chain
 from nodes.chain.sql import extract_sql, sql_chain
-from nodes.support.documents import Document
+from nodes.registry import default_registry
 from nodes.support.chat_memory.kinds import BufferMemory
 from nodes.support.chat_memory.store import memory_store
-from nodes.registry import default_registry
+from nodes.support.documents import Document
 from nodes.support.safe_http import allow_loopback_for_tests
 from tests.fakes.api_server import FakeApiServer
 from tests.nodes.agentkit import ReplayModel, context, make_db, snapshot
@@ -79,8 +79,9 @@ def test_sql_chain_fails_with_the_query_when_corrections_run_out(shop: Path) -> 
 def test_sql_chain_in_a_flow_returns_the_rows_directly(shop: Path) -> None:
     flow = make_flow({"q": ("input.text", {"name": "q"}),
                       "sql": ("chain.sql", {"url": f"sqlite:///{shop}", "answer_from_rows": False,
-                                            "provider": "scripted", "responses": ["SQLQuery: SELECT city FROM "
-                                                                                  "customers ORDER BY city\nSQLResult:"]}),
+                                            "provider": "scripted",
+                                            "responses": ["SQLQuery: SELECT city FROM customers ORDER BY city\n"
+                                                          "SQLResult:"]}),
                       "a": ("output.text", {"name": "answer"}), "s": ("output.text", {"name": "sql"})},
                      [("q.text", "sql.question"), ("sql.answer", "a.value"), ("sql.sql", "s.value")])
     assert run(flow, {"q": "Which cities?"}).outputs == {
@@ -112,7 +113,8 @@ def test_api_chain_calls_the_documented_endpoint_and_answers() -> None:
 
 @pytest.mark.parametrize(("reply", "hosts", "message"), [
     ('{"url": "http://169.254.169.254/latest/meta-data/"}', ["169.254.169.254"], "which is link-local"),
-    ('{"url": "https://evil.example.com/steal"}', ["api.example.com"], "host 'evil.example.com' is not in the allowlist"),
+    ('{"url": "https://evil.example.com/steal"}', ["api.example.com"],
+     "host 'evil.example.com' is not in the allowlist"),
     ('{"url": "https://api.example.com/x"}', [], "has no allowed hosts"),
     ('{"method": "DELETE", "url": "https://api.example.com/x"}', ["api.example.com"], "method DELETE is not allowed"),
 ])
@@ -168,7 +170,8 @@ def test_conversational_qa_offline_joins_the_follow_up_to_the_previous_question(
                       ("mem.memory", "qa.memory"), ("qa.question", "out.value")])
     (tmp_path / "returns.md").write_text("Unopened coffee can be returned within 30 days.")
     runner = Runner(default_registry(), services={"home": str(tmp_path)})
-    assert runner.run(flow, {"message": "Can I return coffee?"}, session_id="s").outputs == {"q": "Can I return coffee?"}
+    result = runner.run(flow, {"message": "Can I return coffee?"}, session_id="s")
+    assert result.outputs == {"q": "Can I return coffee?"}
     assert runner.run(flow, {"message": "How long?"}, session_id="s").outputs == {"q": "Can I return coffee? How long?"}
 
 

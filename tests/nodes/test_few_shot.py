@@ -77,7 +77,7 @@ def test_mmr_prefers_variety_where_similarity_takes_near_duplicates() -> None:
     assert by_mmr(query, vectors, 2, fetch_k=3, lambda_mult=0.5) == [1, 2]
     through_flow = run(few_shot_flow("charged twice", selector="mmr", k=2, lambda_mult=0.3))
     assert chosen_labels(through_flow)[0] in (EXAMPLES[0]["input"], EXAMPLES[1]["input"])
-    assert len(set(e["output"] for e in through_flow.outputs["chosen"])) == 2  # not both billing
+    assert len({e["output"] for e in through_flow.outputs["chosen"]}) == 2  # not both billing
 
 
 def test_by_length_counts_words() -> None:
@@ -105,7 +105,8 @@ def test_embedding_selectors_need_an_embeddings_input() -> None:
 
 
 @pytest.mark.parametrize(("config", "message"), [
-    ({"examples": [{"input": "x"}]}, "Value error, example 1 has no 'output', which example_template uses; it has: input"),
+    ({"examples": [{"input": "x"}]},
+     "Value error, example 1 has no 'output', which example_template uses; it has: input"),
     ({"query_variables": ["nope"]}, "Value error, query_variables names 'nope', which is not a variable of prefix "
                                     "or suffix; variables are: input"),
     ({"suffix": "{input.__class__}"}, "Value error, placeholder '{input.__class__}' uses attribute access, which "
@@ -119,4 +120,5 @@ def test_bad_configs_are_refused_with_the_reason(config: dict[str, Any], message
 
 def test_example_values_stay_literal() -> None:
     flow = few_shot_flow("{input}", embeddings=False, examples=[{"input": "{output}", "output": "{{x}}"}])
-    assert run(flow).outputs["prompt"] == "Label each message.\n\nMessage: {output}\nLabel: {{x}}\n\nMessage: {input}\nLabel:"
+    assert run(flow).outputs["prompt"] == ("Label each message.\n\nMessage: {output}\nLabel: {{x}}\n\n"
+                                           "Message: {input}\nLabel:")

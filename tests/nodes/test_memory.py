@@ -11,10 +11,10 @@ import pytest
 
 from engine.runner import Runner
 from engine.scheduler import RunResult
+from nodes.registry import default_registry
 from nodes.support.chat_memory.extract import parse_entities, parse_triples, rule_entities, rule_triples
 from nodes.support.chat_memory.kinds import Recall, within_budget
 from nodes.support.chat_memory.store import Turn, memory_store
-from nodes.registry import default_registry
 from tests.nodes.agentkit import context
 from tests.nodes.flowkit import make_flow
 
@@ -231,7 +231,7 @@ def test_model_extraction_answers_are_parsed_or_refused() -> None:
 
 
 def test_memory_load_refuses_a_value_that_is_not_a_memory() -> None:
-    from nodes.memory import LoadConfig, load_node  # noqa: PLC0415
+    from nodes.memory import LoadConfig, load_node
 
     with pytest.raises(Exception, match="input 'memory' needs a memory node's output; got str"):
         asyncio.run(load_node.run(LoadConfig(), {"memory": "buffer"}, context()))

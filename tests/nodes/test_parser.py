@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 from engine.validate import validate
 from nodes.parser import RegexParserConfig, StructuredParserConfig
-from nodes.support.parsing.extract import ParseError, extract_json, parse_list, parse_regex
 from nodes.registry import default_registry
+from nodes.support.parsing.extract import ParseError, extract_json, parse_list, parse_regex
 from tests.nodes.flowkit import make_flow, run
 
 MESSY_JSON = [
@@ -135,7 +135,7 @@ def test_a_failed_repair_reports_both_attempts_and_is_not_retried_again() -> Non
 
 
 def test_the_repair_request_carries_instructions_problems_and_the_bad_output() -> None:
-    from nodes.support.parsing.repair import repair_request  # noqa: PLC0415
+    from nodes.support.parsing.repair import repair_request
 
     system, user = repair_request('{"a": 1,}', "Answer with JSON.", ParseError("bad", ["bad comma", "bad end"]))
     assert system.role == "system" and user.role == "user"

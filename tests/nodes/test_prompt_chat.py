@@ -8,9 +8,9 @@ import pytest
 from pydantic import ValidationError
 
 from engine.validate import validate
-from nodes.support.messages import Message
 from nodes.prompt import ChatPromptConfig, detect_variables
 from nodes.registry import default_registry
+from nodes.support.messages import Message
 from tests.nodes.flowkit import make_flow, run
 
 SPEC = default_registry().get("prompt.chat")

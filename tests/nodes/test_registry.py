@@ -71,8 +71,8 @@ def test_an_unknown_family_is_never_imported() -> None:
 
 
 def test_a_family_module_holding_another_familys_type_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    import nodes.flow  # noqa: PLC0415
-    import nodes.transform  # noqa: PLC0415
+    import nodes.flow
+    import nodes.transform
 
     monkeypatch.setattr(nodes.flow, "SPECS", nodes.transform.SPECS)
     catalog = Catalog(families=("flow",))

@@ -9,8 +9,8 @@ import pytest
 
 from engine.flow import load_flow
 from engine.runner import Runner
-from nodes.support.documents import Document
 from nodes.registry import default_registry
+from nodes.support.documents import Document
 from tests.nodes.flowkit import make_flow, run
 
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
@@ -51,7 +51,8 @@ def combine(strategy: str, responses: list[str], question: str = "How much is ne
 def test_stuff_answers_with_all_sources() -> None:
     result = combine("stuff", ["It costs 6.95 GBP [2]."])
     assert result.outputs == {"answer": "It costs 6.95 GBP [2].",
-                              "sources": [{"source": "returns.md", "rows": [1]}, {"source": "shipping.md", "rows": [2]}]}
+                              "sources": [{"source": "returns.md", "rows": [1]},
+                                          {"source": "shipping.md", "rows": [2]}]}
 
 
 def test_map_reduce_keeps_only_documents_that_helped() -> None:

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nodes.support.documents import Document
 from nodes.splitter import RecursiveSplitter, TokenSplitter, chunk_documents, markdown_sections
+from nodes.support.documents import Document
 from nodes.support.tokens import PINNED, get_encoding, shipped_files
 from tests.nodes.flowkit import make_flow, run
 

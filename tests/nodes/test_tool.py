@@ -11,12 +11,12 @@ from pydantic import ValidationError
 
 from engine.flow import save_flow
 from nodes.support.safe_http import allow_loopback_for_tests
+from nodes.support.sql_database import ReadOnlyDatabase
 from nodes.support.tools import Observation, Tool, ToolError, as_tools, object_schema, tool_table
 from nodes.tool.calculator import CalculationError, CalculatorConfig, calculator_tool, evaluate
 from nodes.tool.flow import FlowToolConfig, flow_tool_node
-from nodes.tool.node import NodeToolConfig, node_tool_node
 from nodes.tool.http import HttpToolConfig, http_tool
-from nodes.support.sql_database import ReadOnlyDatabase
+from nodes.tool.node import NodeToolConfig, node_tool_node
 from nodes.tool.sql_database import SqlToolkitConfig, sql_toolkit_node
 from tests.fakes.api_server import FakeApiServer
 from tests.nodes.agentkit import context, make_db, snapshot
@@ -211,7 +211,8 @@ def test_sql_database_outside_the_allowed_folder_is_refused(shop: Path) -> None:
         ReadOnlyDatabase("sqlite:////etc/hosts.db")
 
 
-def test_sql_database_from_a_script_is_built_once_then_read_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sql_database_from_a_script_is_built_once_then_read_only(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CHAINLOOM_FILES_ROOT", str(tmp_path))
     (tmp_path / "seed.sql").write_text("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1), (2);")
     ctx = context(services={"home": str(tmp_path / "home")})

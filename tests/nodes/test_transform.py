@@ -38,7 +38,8 @@ def test_each_step(step: dict[str, Any], given: str, expected: str) -> None:
 
 
 def test_steps_apply_in_order_and_no_steps_is_identity() -> None:
-    steps = [{"op": "strip"}, {"op": "lower"}, {"op": "replace", "old": " ", "new": "-"}, {"op": "append", "text": ".md"}]
+    steps = [{"op": "strip"}, {"op": "lower"}, {"op": "replace", "old": " ", "new": "-"},
+             {"op": "append", "text": ".md"}]
     assert apply(steps, "  My Note Title ") == "my-note-title.md"
     assert apply([], " as is ") == " as is "
 

@@ -80,7 +80,8 @@ def test_two_concurrent_updates_one_wins_one_gets_409(live: tuple[LiveServer, st
         barrier = threading.Barrier(2)
         codes: dict[str, int] = {}
 
-        def put(name: str, base_version: int = base) -> None:
+        def put(name: str, base_version: int = base, barrier: threading.Barrier = barrier,
+                codes: dict[str, int] = codes) -> None:
             with _client(server, key) as own:  # own connection: the two may land on different workers
                 barrier.wait()
                 r = own.put("/flows/raced", json={"flow": chain("raced", name=name), "base_version": base_version})
@@ -192,8 +193,8 @@ def test_memory_of_a_session_is_shared_by_every_worker(live: tuple[LiveServer, s
     server, key = live
     with _client(server, key) as http:
         _save(http, chat_flow("livechat"))
-        first = http.post("/flows/livechat/run", json={"inputs": {"message": "Hi, my name is Ada and I live in Lisbon."},
-                                                       "session_id": "live-ada"}).json()
+        greeting = {"message": "Hi, my name is Ada and I live in Lisbon."}
+        first = http.post("/flows/livechat/run", json={"inputs": greeting, "session_id": "live-ada"}).json()
         assert first["status"] == "succeeded"
     for _ in range(4):  # fresh connections, so the two workers both get asked
         with _client(server, key) as http:

@@ -162,7 +162,8 @@ def test_tweaks_refuse_secrets_addresses_unknowns_and_bad_values(client: TestCli
          "hint": "fields are: api_key_env, base_url, label"},
         {"code": "unknown_node", "node": "ghost", "port": None, "field": None,
          "message": "tweaks name a node that is not in the flow", "hint": "nodes are: question, mid, answer"}]
-    assert run(client, "remote", inputs={"question": "q"}, tweaks={"mid": {"label": "x"}})["outputs"] == {"answer": "x:q"}
+    outputs = run(client, "remote", inputs={"question": "q"}, tweaks={"mid": {"label": "x"}})["outputs"]
+    assert outputs == {"answer": "x:q"}
     r = client.post("/flows/remote/run", json={"inputs": {"question": "q"}, "tweaks": {"mid": {"label": 5}}})
     assert r.status_code == 422
     assert r.json()["error"]["issues"][0]["field"] == "config.label"
@@ -227,7 +228,8 @@ def test_cancel_a_running_run(client: TestClient) -> None:
     r = client.post(f"/runs/{run_id}/cancel")
     assert (r.status_code, r.json()) == (202, {"run_id": run_id, "status": "cancelling"})
     worker.join(timeout=20)
-    assert (results[0]["run_id"], results[0]["status"], results[0]["error"]) == (run_id, "cancelled", "run was cancelled")
+    got = (results[0]["run_id"], results[0]["status"], results[0]["error"])
+    assert got == (run_id, "cancelled", "run was cancelled")
     assert client.get(f"/runs/{run_id}").json()["status"] == "cancelled"
     r = client.post(f"/runs/{run_id}/cancel")
     assert r.status_code == 409

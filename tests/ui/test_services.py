@@ -34,7 +34,8 @@ def test_an_import_lists_every_problem() -> None:
         "got '../x'",
         "c.json: node #1 field 'id': Input should be a valid string",
         "c.json: node #1 field 'type': Field required")
-    assert read_import(b"\xff\xfe", registry(), "d.json").problems == ("d.json: not UTF-8 text; save the flow as UTF-8 JSON",)
+    assert read_import(b"\xff\xfe", registry(), "d.json").problems == (
+        "d.json: not UTF-8 text; save the flow as UTF-8 JSON",)
     assert read_import(b"{nope", registry(), "e.json").problems[0].startswith("e.json: not valid JSON")
 
 

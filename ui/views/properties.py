@@ -134,7 +134,8 @@ def _connections(ws: Workspace, svc: Services, fnode: FlowNode, spec: NodeSpec |
         for port in ins:
             linked = [e.source for e in edges if e.target_node == fnode.id and e.target_port == port.name]
             need = "" if not port.required else " · required"
-            st.markdown(f"⇥ **{port.name}** `{port.type.value}`{need} ← " + (", ".join(f"`{s}`" for s in linked) or "—"))
+            sources = ", ".join(f"`{s}`" for s in linked) or "—"
+            st.markdown(f"⇥ **{port.name}** `{port.type.value}`{need} ← {sources}")
         for port in outs:
             linked = [e.target for e in edges if e.source_node == fnode.id and e.source_port == port.name]
             st.markdown(f"↦ **{port.name}** `{port.type.value}` → " + (", ".join(f"`{t}`" for t in linked) or "—"))

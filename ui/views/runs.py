@@ -186,8 +186,8 @@ def history_panel(ws: Workspace, svc: Services) -> None:
     for run in runs:
         took = f"{run.duration:.2f} s" if run.duration is not None else "—"
         version = f"v{run.flow_version}" if run.flow_version else "unsaved"
-        label = (f"{RUN_BADGE.get(run.status, '')} {run.started_at.astimezone():%m-%d %H:%M:%S} · {run.status} · {took} · "
-                 f"{version} · {run.id[:8]}")
+        label = (f"{RUN_BADGE.get(run.status, '')} {run.started_at.astimezone():%m-%d %H:%M:%S} · {run.status} · "
+                 f"{took} · {version} · {run.id[:8]}")
         st.button(label, key=f"hist:{run.id}", on_click=_open_run, args=(ws, svc, run.id),
                   use_container_width=True)
 

@@ -19,19 +19,19 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
 import networkx as nx
 
-from nodes.support.documents import Document
-from nodes.support.providers.base import ChatModel, count_words
-from nodes.support.providers.config import ModelConfig
 from nodes.support.chat_memory import extract
 from nodes.support.chat_memory.store import MemoryStore, Turn
+from nodes.support.documents import Document
 from nodes.support.messages import Message
 from nodes.support.model_port import ask
+from nodes.support.providers.base import ChatModel, count_words
+from nodes.support.providers.config import ModelConfig
 
 if TYPE_CHECKING:
     from engine.context import RunContext

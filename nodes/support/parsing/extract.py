@@ -75,14 +75,13 @@ def extract_json(text: str) -> Any:
     if not starts:
         raise ParseError(f"the output holds no JSON object or array (no '{{' or '['): {_shorten(stripped)!r}")
     decoder = json.JSONDecoder()
-    furthest: json.JSONDecodeError | None = None
+    errors: list[json.JSONDecodeError] = []
     for start in starts:
         try:
             return decoder.raw_decode(text, start)[0]
         except json.JSONDecodeError as err:
-            if furthest is None or err.pos > furthest.pos:
-                furthest = err
-    assert furthest is not None
+            errors.append(err)
+    furthest = max(errors, key=lambda err: err.pos)  # the first of equals, like the model's first try
     where = locate(text, furthest.pos)
     raise ParseError(f"the output is not valid JSON: {furthest.msg} at {where.describe()}")
 

@@ -19,9 +19,9 @@ from pydantic import Field
 from engine.errors import PermanentError
 from engine.node import NodeConfig
 from engine.ports import Port, PortType
-from nodes.support.providers.model import send_request
 from nodes.support.messages import Message
 from nodes.support.parsing.extract import ParseError
+from nodes.support.providers.model import send_request
 from nodes.support.values import as_text
 
 if TYPE_CHECKING:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from engine.errors import PermanentError, SecretMissing
+from nodes.support.messages import Message
 from nodes.support.providers.base import ChatModel, ChatRequest
 from nodes.support.providers.cohere_chat import CohereModel
 from nodes.support.providers.config import DEFAULT_COHERE_MODEL, DEFAULT_OPENAI_MODEL, KEY_VARIABLES, ModelConfig
@@ -22,7 +23,6 @@ from nodes.support.providers.offline import MODEL_NAME as OFFLINE_MODEL
 from nodes.support.providers.offline import OfflineModel
 from nodes.support.providers.openai_compat import OpenAICompatModel
 from nodes.support.providers.scripted import ScriptedModel
-from nodes.support.messages import Message
 
 if TYPE_CHECKING:
     from engine.context import RunContext

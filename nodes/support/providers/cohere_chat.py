@@ -14,11 +14,11 @@ import json
 import os
 from typing import Any
 
+from nodes.support.messages import Message, ToolCall, decode_arguments
 from nodes.support.providers.base import ChatRequest, Completion, ProviderError, TokenSink, Usage
 from nodes.support.providers.errors import cause, connection_error, http_error, server_message, timeout_error
 from nodes.support.providers.http import async_http_client
 from nodes.support.providers.retry import parse_retry_after
-from nodes.support.messages import Message, ToolCall, decode_arguments
 
 COHERE_URL = "https://api.cohere.com"
 FINISH = {"COMPLETE": "stop", "STOP_SEQUENCE": "stop", "MAX_TOKENS": "length", "TOOL_CALL": "tool_calls",

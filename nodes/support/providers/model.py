@@ -14,11 +14,11 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
+from nodes.support.messages import Message
 from nodes.support.providers.base import ChatModel, ChatRequest, Completion, TokenSink
 from nodes.support.providers.config import ModelConfig
 from nodes.support.providers.pricing import estimate_cost
 from nodes.support.providers.retry import RetryPolicy, with_retries
-from nodes.support.messages import Message
 
 if TYPE_CHECKING:
     from engine.context import RunContext

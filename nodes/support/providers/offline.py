@@ -18,8 +18,15 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from nodes.support.providers.base import (ChatRequest, Completion, TokenSink, Usage, apply_limits, count_words,
-                                          emit_words)
+from nodes.support.providers.base import (
+    ChatRequest,
+    Completion,
+    TokenSink,
+    Usage,
+    apply_limits,
+    count_words,
+    emit_words,
+)
 from nodes.support.words import stem
 
 MODEL_NAME = "offline-extractive"

@@ -1,8 +1,9 @@
 """Chat through the real `openai` client: OpenAI itself or any OpenAI-compatible server.
 
 Ollama, llama.cpp's server, vLLM and LM Studio speak the same protocol at their
-own `base_url` (empty: OPENAI_BASE_URL when set, as the SDK does, else OpenAI). Streaming asks for a final usage chunk; streamed tool calls are
-put together from their pieces. `text_mode` uses the legacy completions endpoint
+own `base_url` (empty: OPENAI_BASE_URL when set, as the SDK does, else OpenAI).
+Streaming asks for a final usage chunk; streamed tool calls are put together from
+their pieces. `text_mode` uses the legacy completions endpoint
 (gpt-3.5-turbo-instruct, and the text models of local servers). The client makes no
 retries of its own (nodes/support/providers/retry.py decides) and is created per call,
 because it belongs to the event loop of the run. Errors are translated: auth,
@@ -16,11 +17,11 @@ import json
 import os
 from typing import Any
 
+from nodes.support.messages import Message, ToolCall, decode_arguments
 from nodes.support.providers.base import ChatRequest, Completion, ProviderError, TokenSink, Usage
 from nodes.support.providers.errors import cause, connection_error, http_error, server_message, timeout_error
 from nodes.support.providers.http import openai_http_client
 from nodes.support.providers.retry import parse_retry_after
-from nodes.support.messages import Message, ToolCall, decode_arguments
 
 OPENAI_URL = "https://api.openai.com/v1"
 NO_KEY = "no-key-needed"  # sent when api_key_env is empty: local servers ignore it, the client needs one

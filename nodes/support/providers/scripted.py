@@ -13,10 +13,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine.errors import PermanentError
-from nodes.support.providers.base import (ChatRequest, Completion, TokenSink, Usage, apply_limits, count_words,
-                                          emit_words)
-from nodes.support.providers.config import ScriptedReply
 from nodes.support.messages import ToolCall
+from nodes.support.providers.base import (
+    ChatRequest,
+    Completion,
+    TokenSink,
+    Usage,
+    apply_limits,
+    count_words,
+    emit_words,
+)
+from nodes.support.providers.config import ScriptedReply
 
 MODEL_NAME = "scripted"
 _COUNTER = "scripted_calls"

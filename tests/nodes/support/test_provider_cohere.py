@@ -12,7 +12,7 @@ import pytest
 from engine.runner import Runner
 from engine.scheduler import RunResult
 from nodes.registry import default_registry
-from tests.fakes.cohere_server import TEST_KEY, FakeCohereServer, Reply, cohere_server  # noqa: F401
+from tests.fakes.cohere_server import TEST_KEY, FakeCohereServer, Reply
 from tests.nodes.flowkit import make_flow, tokens
 
 KEY_ENV = "CHAINLOOM_TEST_COHERE_KEY"
@@ -133,9 +133,9 @@ def test_unknown_model_is_permanent(cohere_server: FakeCohereServer) -> None:
 
 
 def test_text_mode_answers_the_prompt_as_one_chat_message(cohere_server: FakeCohereServer) -> None:
-    from nodes.support.providers.base import ChatRequest  # noqa: PLC0415
-    from nodes.support.providers.cohere_chat import CohereModel  # noqa: PLC0415
-    from nodes.support.messages import Message  # noqa: PLC0415
+    from nodes.support.messages import Message
+    from nodes.support.providers.base import ChatRequest
+    from nodes.support.providers.cohere_chat import CohereModel
 
     cohere_server.queue(Reply(text="blue."))
     model = CohereModel(api_key=TEST_KEY, base_url=cohere_server.url)

@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
+from nodes.support.messages import Message
 from nodes.support.providers.base import ChatRequest
 from nodes.support.providers.offline import EMPTY, NO_CONTEXT, NOT_FOUND, OfflineModel, extract_answer, split_sentences
 from nodes.support.words import stem
-from nodes.support.messages import Message
 from tests.nodes.flowkit import make_flow, run, tokens
 
 FACTS = """Answer the question using only the facts below.

@@ -16,12 +16,12 @@ from pydantic import ValidationError
 from engine.runner import Runner
 from engine.scheduler import RunResult
 from engine.validate import validate
-from nodes.support.providers.base import ChatRequest, ProviderError
 from nodes.llm import ChatConfig
-from nodes.support.providers.openai_compat import OpenAICompatModel
-from nodes.support.messages import Message, as_messages
 from nodes.registry import default_registry
-from tests.fakes.openai_server import TEST_KEY, FakeOpenAIServer, Reply, openai_server  # noqa: F401
+from nodes.support.messages import Message, as_messages
+from nodes.support.providers.base import ChatRequest, ProviderError
+from nodes.support.providers.openai_compat import OpenAICompatModel
+from tests.fakes.openai_server import TEST_KEY, FakeOpenAIServer, Reply
 from tests.nodes.flowkit import make_flow, tokens
 
 KEY_ENV = "CHAINLOOM_TEST_OPENAI_KEY"
@@ -182,7 +182,7 @@ def test_a_timeout_is_retried_and_the_next_attempt_answers(openai_server: FakeOp
 
 
 def test_nothing_is_retried_once_the_answer_started_streaming() -> None:
-    from nodes.support.providers.retry import RetryPolicy, with_retries  # noqa: PLC0415
+    from nodes.support.providers.retry import RetryPolicy, with_retries
 
     calls = 0
 
@@ -291,7 +291,8 @@ def test_a_conversation_with_tool_results_goes_out_in_openai_form(openai_server:
     assert openai_server.requests[0].body["messages"] == [
         {"role": "user", "content": "Weather in Oslo?"},
         {"role": "assistant", "content": "", "tool_calls": [
-            {"id": "call_a", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}]},
+            {"id": "call_a", "type": "function",
+             "function": {"name": "get_weather", "arguments": '{"city": "Oslo"}'}}]},
         {"role": "tool", "content": "4 C, rain", "tool_call_id": "call_a"}]
 
 

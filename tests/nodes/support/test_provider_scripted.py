@@ -12,10 +12,10 @@ from engine.node import node
 from engine.ports import Port, PortType
 from engine.registry import Registry
 from engine.runner import Runner
-from nodes.support.providers.base import chat_messages
 from nodes.llm import ChatConfig
-from nodes.support.providers.build import build_model, build_request
 from nodes.registry import default_registry
+from nodes.support.providers.base import chat_messages
+from nodes.support.providers.build import build_model, build_request
 from tests.nodes.flowkit import make_flow, run, tokens
 
 

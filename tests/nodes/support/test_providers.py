@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from email.utils import format_datetime
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +18,13 @@ from engine.ports import Port, PortType
 from engine.registry import Registry
 from engine.runner import Runner
 from engine.scheduler import RunResult
+from nodes.registry import default_registry
 from nodes.support.documents import Document
+from nodes.support.messages import Message
 from nodes.support.providers.base import Usage
 from nodes.support.providers.model import ConfiguredModel, send_request
 from nodes.support.providers.pricing import estimate_cost
 from nodes.support.providers.retry import parse_retry_after
-from nodes.support.messages import Message
-from nodes.registry import default_registry
 from tests.fakes.cohere_server import FakeCohereServer
 from tests.fakes.openai_server import TEST_KEY, FakeOpenAIServer, Reply
 from tests.nodes.flowkit import make_flow, run
@@ -225,8 +225,8 @@ def test_retry_after_is_read_in_seconds_milliseconds_or_as_a_date() -> None:
 
 
 def test_offline_json_mode_wraps_its_answer_in_an_object() -> None:
-    from nodes.support.providers.offline import OfflineModel  # noqa: PLC0415
-    from nodes.support.providers.base import ChatRequest  # noqa: PLC0415
+    from nodes.support.providers.base import ChatRequest
+    from nodes.support.providers.offline import OfflineModel
 
     done = asyncio.run(OfflineModel().complete(ChatRequest((Message("user", QUESTION),), json_mode=True),
                                                lambda t: None))

@@ -6,7 +6,14 @@ import ipaddress
 
 import pytest
 
-from nodes.support.safe_http import FetchFailed, FetchPolicy, FetchRefused, address_problem, allow_loopback_for_tests, fetch
+from nodes.support.safe_http import (
+    FetchFailed,
+    FetchPolicy,
+    FetchRefused,
+    address_problem,
+    allow_loopback_for_tests,
+    fetch,
+)
 from tests.fakes.web_server import FakeWebServer
 
 HTML = b"<html><head><title>T</title></head><body><p>Hello</p></body></html>"
@@ -37,9 +44,9 @@ def test_public_addresses_pass_the_check() -> None:
 
 
 def test_fetches_a_page_from_an_allowed_test_server() -> None:
-    with FakeWebServer({"/": (200, {"content-type": "text/html; charset=utf-8"}, HTML)}) as server:
-        with allow_loopback_for_tests(server.port):
-            result = fetch(server.url + "/")
+    page = {"/": (200, {"content-type": "text/html; charset=utf-8"}, HTML)}
+    with FakeWebServer(page) as server, allow_loopback_for_tests(server.port):
+        result = fetch(server.url + "/")
     assert result.status == 200 and result.content == HTML and result.address == "127.0.0.1"
     assert server.hits[0][1]["Host"] == f"127.0.0.1:{server.port}"
 
@@ -56,9 +63,9 @@ def test_loopback_allowance_is_per_port_and_off_by_default() -> None:
                                     "http://2130706433:1/", "file:///etc/passwd", "http://10.1.2.3/"])
 def test_every_redirect_hop_is_checked(target: str) -> None:
     routes = {"/go": (302, {"location": target}, b"")}
-    with FakeWebServer(routes) as server, allow_loopback_for_tests(server.port):
-        with pytest.raises(FetchRefused):
-            fetch(server.url + "/go")
+    with (FakeWebServer(routes) as server, allow_loopback_for_tests(server.port),
+          pytest.raises(FetchRefused)):
+        fetch(server.url + "/go")
     assert [h[0] for h in server.hits] == ["/go"]
 
 
@@ -73,9 +80,9 @@ def test_redirects_within_allowed_hosts_are_followed_and_capped() -> None:
 
 
 def test_size_cap() -> None:
-    with FakeWebServer({"/big": (200, {}, b"x" * 5000)}) as server, allow_loopback_for_tests(server.port):
-        with pytest.raises(FetchFailed, match="1024-byte limit"):
-            fetch(server.url + "/big", policy=FetchPolicy(max_bytes=1024))
+    with (FakeWebServer({"/big": (200, {}, b"x" * 5000)}) as server, allow_loopback_for_tests(server.port),
+          pytest.raises(FetchFailed, match="1024-byte limit")):
+        fetch(server.url + "/big", policy=FetchPolicy(max_bytes=1024))
 
 
 def test_host_allowlist() -> None:
