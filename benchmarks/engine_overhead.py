@@ -34,14 +34,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import chainloom  # noqa: E402
-from engine.flow import Flow, parse_flow  # noqa: E402
-from engine.node import FlowInputConfig, FlowOutputConfig, NodeConfig, NodeSpec  # noqa: E402
-from engine.ports import Port, PortType  # noqa: E402
-from engine.registry import Registry  # noqa: E402
-from engine.scheduler import RunOptions, execute  # noqa: E402
-from engine.validate import compile_flow  # noqa: E402
-from nodes.registry import default_registry  # noqa: E402
+import chainloom
+from engine.flow import Flow, parse_flow
+from engine.node import FlowInputConfig, FlowOutputConfig, NodeConfig, NodeSpec
+from engine.ports import Port, PortType
+from engine.registry import Registry
+from engine.scheduler import RunOptions, execute
+from engine.validate import compile_flow
+from nodes.registry import default_registry
 
 SIZES = (10, 200, 1000)
 STEPS = [{"op": "strip"}]
@@ -230,8 +230,8 @@ def main() -> None:
     for n in SIZES:
         flow = chain_flow(n)
         makers: list[Callable[[], Callable[[], None] | None]] = [
-            lambda: default_run(flow, home), lambda: reused_runner(flow, home),
-            lambda: bare_engine(flow, loop), lambda: lcel(n), lambda: compiled_floor(flow)]
+            lambda flow=flow: default_run(flow, home), lambda flow=flow: reused_runner(flow, home),
+            lambda flow=flow: bare_engine(flow, loop), lambda n=n: lcel(n), lambda flow=flow: compiled_floor(flow)]
         for name, make in zip(names, makers):
             fn = make()
             if fn is not None:

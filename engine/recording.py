@@ -244,7 +244,7 @@ class RunWriter:
             if isinstance(sink, SqliteSink):
                 self._sinks[url] = sink  # keeps its connection; a StoreSink is just the Store
             sink.write(runs, events, outcomes)
-        except Exception:  # noqa: BLE001 - a broken database must not take the writer down
+        except Exception:  # a broken database must not take the writer down
             log.exception("cannot record %d run(s) in %s", len(recordings), url)
         finally:
             with self._lock:

@@ -42,8 +42,15 @@ from sqlalchemy.pool import StaticPool
 
 from engine.errors import NotFound, StaleVersion
 from engine.flow import Flow, dumps_flow, parse_flow
-from engine.recording import (BUSY_TIMEOUT_MS, DATABASE_URL_ENV, DB_FILE, RunLog, RunRecording,
-                              default_url, flush_recordings)
+from engine.recording import (
+    BUSY_TIMEOUT_MS,
+    DATABASE_URL_ENV,
+    DB_FILE,
+    RunLog,
+    RunRecording,
+    default_url,
+    flush_recordings,
+)
 
 __all__ = ["DATABASE_URL_ENV", "DB_FILE", "FlowExists", "FlowRecord", "FlowVersion", "RunRecord", "Store",
            "default_url", "make_engine", "open_store"]

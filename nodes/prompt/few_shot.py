@@ -23,7 +23,6 @@ from engine.node import node
 from engine.ports import Port, PortType
 from nodes.prompt import _selectors as selectors
 from nodes.prompt._language import TemplatedConfig, defaults_field, fill_template, parse_template, variable_ports
-from nodes.support.embedders import usage_hook
 from nodes.support.values import as_text
 
 if TYPE_CHECKING:
