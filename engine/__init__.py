@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from engine.errors import ChainloomError, FlowLoadError, NodeError, ValidationFailed
     from engine.flow import Flow, load_flow, parse_flow, save_flow
+    from engine.issues import Issue
     from engine.node import NodeConfig, NodeSpec
     from engine.ports import Port, PortType
     from engine.registry import Registry
     from engine.runner import Runner
     from engine.scheduler import RunResult
-    from engine.issues import Issue
     from engine.validate import check, compile_flow
 
 _HOMES = {

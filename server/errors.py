@@ -21,8 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from engine.errors import (ChainloomError, FlowInputError, FlowLoadError, NotFound, StaleVersion,
-                           ValidationFailed)
+from engine.errors import ChainloomError, FlowInputError, FlowLoadError, NotFound, StaleVersion, ValidationFailed
 from engine.flow import error_words, locate_error
 from engine.issues import Issue
 
