@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from engine.events import Handler
     from engine.runner import Runner
     from engine.scheduler import RunResult
-    from engine.validate import Issue, Plan
+    from engine.plan import Plan
 
 Command = Callable[[argparse.Namespace, Term], int]
 
@@ -59,22 +59,6 @@ def parse_inputs(pairs: Sequence[str]) -> dict[str, str]:
     return values
 
 
-def input_issues(plan: Plan, inputs: dict[str, Any]) -> list[Issue]:
-    """Every unknown or missing flow input at once (the scheduler stops at the first)."""
-    from engine.validate import Issue  # noqa: PLC0415
-
-    names = plan.input_nodes
-    takes = ", ".join(names) or "no inputs"
-    issues = [Issue("unknown_input", f"unknown flow input '{k}'; this flow takes: {takes}",
-                    hint="check the spelling of --input") for k in inputs if k not in names]
-    for name, nid in names.items():
-        cfg = plan.nodes[nid].config
-        if name not in inputs and getattr(cfg, "required", False) and getattr(cfg, "default", None) is None:
-            issues.append(Issue("missing_input", f"flow input '{name}' is required", nid,
-                                hint=f"pass it with --input {name}=..."))
-    return issues
-
-
 # ---------------------------------------------------------------- run
 def unrunnable(error: Any, args: argparse.Namespace, term: Term) -> int:
     if getattr(args, "json", False):
@@ -95,7 +79,7 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Plan, int | None, dict[st
     runner = chainloom.runner()
     flow, version = chainloom.resolve(args.flow, runner.store)  # type: ignore[arg-type]
     plan = runner.plan(flow)
-    issues = input_issues(plan, inputs)
+    issues = plan.input_issues(inputs)
     if issues:
         raise ValidationFailed(issues)
     return runner, plan, version, inputs
@@ -136,15 +120,11 @@ def cmd_run(args: argparse.Namespace, term: Term) -> int:
 
 
 def report_run(result: RunResult, view: RunView, args: argparse.Namespace, term: Term) -> int:
-    from chainloom.live import jsonable, print_outputs, summary_table  # noqa: PLC0415
+    from chainloom.live import print_outputs, summary_table  # noqa: PLC0415
 
     error = result.error
     if args.json:
-        term.json({"run_id": result.run_id, "status": result.status,
-                   "outputs": {k: jsonable_deep(v, jsonable) for k, v in result.outputs.items()},
-                   "error": error.message if error else None, "hint": error.hint if error else "",
-                   "failed_node": getattr(error, "node_id", None),
-                   "usage": result.usage, "duration": round(result.duration, 6)})
+        term.json(result.to_dict())
         return EXIT_OK if result.ok else EXIT_FAILED
     term.out.print(summary_table(view))
     print_outputs(term.out, result.outputs)
@@ -153,13 +133,6 @@ def report_run(result: RunResult, view: RunView, args: argparse.Namespace, term:
         term.line(f"  run {result.run_id} {result.status}; see it again with "
                   f"`chainloom runs show {result.run_id[:12]}`", err=True)
     return EXIT_OK if result.ok else EXIT_FAILED
-
-
-def jsonable_deep(value: Any, fallback: Callable[[Any], Any]) -> Any:
-    """A value made of JSON types (round trip through json with `fallback` for the rest)."""
-    import json  # noqa: PLC0415
-
-    return json.loads(json.dumps(value, default=fallback, ensure_ascii=False))
 
 
 # ---------------------------------------------------------------- validate, nodes
@@ -254,7 +227,8 @@ def add_run_parser(sub: Any) -> None:
     p.add_argument("--input", "-i", action="append", default=[], metavar="NAME=VALUE",
                    help="a flow input; NAME=@file.txt reads a file, NAME=@- reads stdin")
     p.add_argument("--json", action="store_true",
-                   help="print only a JSON object: run_id, status, outputs, error, hint, usage, duration")
+                   help="print only a JSON object: run_id, flow_id, status, outputs, error, hint, "
+                        "failed_node, usage, duration")
     p.add_argument("--timeout", type=positive_float, metavar="S", help="stop the run after S seconds")
     p.add_argument("--session", metavar="ID", help="session id (chat memory and history)")
     p.set_defaults(handler=cmd_run)

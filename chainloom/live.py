@@ -1,7 +1,7 @@
 """How the CLI shows a run: one event handler that keeps per-node state, and its renderers.
 
-`RunView` folds events into one row per node (status, duration, tokens, streamed
-text) and draws nothing. `LiveView` draws it with rich.Live on a terminal;
+`RunView` folds events (with the engine's `RunState`) into one row per node
+(status, duration, tokens, streamed text) and draws nothing. `LiveView` draws it with rich.Live on a terminal;
 `LinePrinter` writes one plain line per node event and streams tokens as they come
 (pipes, logs, and replays of stored runs). `summary_table` and `print_outputs`
 draw the end of a run. Everything here works the same on live and stored events.
@@ -33,6 +33,7 @@ from engine.events import (
     RunFinished,
     RunStarted,
 )
+from engine.run_state import NodeState, RunState
 
 ICONS = {"queued": "·", "running": "▶", "done": "✓", "cached": "✓", "failed": "✗",
          "skipped": "↷", "cancelled": "⊘"}
@@ -60,58 +61,55 @@ class NodeRow:
 
 
 class RunView:
-    """Pure state: feed it events (it is a handler), read `rows` and `finished`."""
+    """Pure state: feed it events (it is a handler), read `rows` and `finished`.
+
+    The fold itself is the engine's `RunState`; this turns its nodes into table rows.
+    """
 
     def __init__(self) -> None:
-        self.rows: dict[str, NodeRow] = {}
-        self.run_id = ""
-        self.flow_id = ""
+        self.state = RunState("", "starting", {}, {})
         self.finished: RunFinished | None = None
 
     def __call__(self, event: Event) -> None:
         self.apply(event)
 
-    def row(self, node: str, type_: str = "") -> NodeRow:
-        row = self.rows.setdefault(node, NodeRow(node))
-        row.type = type_ or row.type
-        return row
-
     def apply(self, event: Event) -> None:
-        if isinstance(event, RunStarted):
-            self.run_id, self.flow_id = event.run_id, event.flow_id
-            for node in event.nodes:
-                self.row(node)
-        elif isinstance(event, NodeStarted):
-            row = self.row(event.node, event.type)
-            row.status, row.attempt, row.note = "running", event.attempt, ""
-        elif isinstance(event, NodeToken):
-            row = self.row(event.node)
-            row.chunks += 1
-            row.streamed += event.text
-        elif isinstance(event, RunFinished):
+        self.state.apply(event)
+        if isinstance(event, RunFinished):
             self.finished = event
-        else:
-            self.apply_node_end(event)
 
-    def apply_node_end(self, event: Event) -> None:
-        if isinstance(event, NodeFinished):
-            row = self.row(event.node, event.type)
-            row.status = "cached" if event.cached else "done"
-            row.duration = event.duration
-            row.note = f"fallback after: {event.fallback_error}" if event.fallback_error else ""
-            if event.usage and "total_tokens" in event.usage:
-                row.usage_tokens = int(event.usage["total_tokens"])
-        elif isinstance(event, NodeFailed):
-            row = self.row(event.node, event.type)
-            row.status = "running" if event.will_retry else "failed"
-            row.duration, row.note = event.duration, event.error
-        elif isinstance(event, NodeSkipped | NodeCancelled):
-            row = self.row(event.node, event.type)
-            row.status = "skipped" if isinstance(event, NodeSkipped) else "cancelled"
-            row.note = event.reason if isinstance(event, NodeSkipped) else cancel_note(event.reason)
+    @property
+    def run_id(self) -> str:
+        return self.state.run_id
+
+    @property
+    def flow_id(self) -> str:
+        return self.state.flow_id
+
+    @property
+    def rows(self) -> dict[str, NodeRow]:
+        return {nid: node_row(nid, n) for nid, n in self.state.nodes.items()}
 
     def running(self) -> list[NodeRow]:
         return [r for r in self.rows.values() if r.status == "running"]
+
+
+def node_row(node_id: str, n: NodeState) -> NodeRow:
+    usage = n.usage or {}
+    return NodeRow(node_id, n.type, n.status, n.duration,
+                   int(usage["total_tokens"]) if "total_tokens" in usage else None,
+                   n.chunks, n.tokens, _note(n), max(n.attempts, 1))
+
+
+def _note(n: NodeState) -> str:
+    """Why a node is where it is: skip reason, failure, or the error its fallback replaced."""
+    if n.status == "skipped":
+        return n.reason
+    if n.status == "cancelled":
+        return cancel_note(n.reason)
+    if n.status in ("done", "cached"):
+        return f"fallback after: {n.error}" if n.fallback else ""
+    return n.error
 
 
 # ---------------------------------------------------------------- formatting

@@ -117,12 +117,12 @@ class NodeSpec:
         validated; raises pydantic's ValidationError when it does not fit."""
         return self.config.model_validate(self.migrate(version or self.version, dict(raw)))
 
-    def ports_for(self, raw: Mapping[str, Any], version: int | None = None) -> NodePorts | None:
+    def ports_for(self, raw: Mapping[str, Any], version: int | None = None) -> NodePorts:
         """The (inputs, outputs) of a node whose config is `raw`, even a half-edited one.
 
         From the validated config; else from the config without its failing fields
-        (their defaults are used); else the fixed ports. None when the ports are computed
-        from the config and no config can be made: they cannot be known.
+        (their defaults are used); else the fixed ports, and none where ports are computed
+        from a config that cannot be made.
         """
         try:
             return self.ports(self.parse_config(raw, version))
@@ -136,9 +136,8 @@ class NodeSpec:
                 return self.ports(self.parse_config(partial, version))
             except Exception:  # noqa: BLE001 - a required field is missing: try the fixed ports
                 pass
-        if callable(self.inputs) or callable(self.outputs):
-            return None
-        return tuple(self.inputs), tuple(self.outputs)
+        return (() if callable(self.inputs) else tuple(self.inputs),
+                () if callable(self.outputs) else tuple(self.outputs))
 
     def ports(self, config: NodeConfig) -> NodePorts:
         """(inputs, outputs) for a valid config."""

@@ -91,6 +91,12 @@ class Plan:
         raise FlowInputError(first.message, hint=first.hint)
 
 
-def needs_value(config: NodeConfig) -> bool:
-    """True when a flow input node must be given a value by the caller."""
+def needs_value(config: NodeConfig | Mapping[str, Any]) -> bool:
+    """True when a flow input node must be given a value: it is `required` and has no `default`.
+
+    `config` is the node's checked config, or its config dict as written in the flow
+    (where a missing `required` means True, FlowInputConfig's default).
+    """
+    if isinstance(config, Mapping):
+        return bool(config.get("required", True)) and config.get("default") is None
     return bool(getattr(config, "required", False)) and getattr(config, "default", None) is None

@@ -11,6 +11,7 @@ trace with a terminal event.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor
@@ -77,6 +78,23 @@ class RunResult:
         if self.error is not None:
             raise self.error
         return self
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as JSON types, as the CLI's --json and the API return it.
+
+        Outputs that are not JSON (documents, messages) become their pydantic dump, else text.
+        """
+        error = self.error
+        return {"run_id": self.run_id, "flow_id": self.flow_id, "status": self.status,
+                "outputs": json.loads(json.dumps(self.outputs, default=_json_default, ensure_ascii=False)),
+                "error": error.message if error else None, "hint": error.hint if error else "",
+                "failed_node": error.node_id if isinstance(error, NodeError) else None,
+                "usage": self.usage, "duration": round(self.duration, 6)}
+
+
+def _json_default(value: Any) -> Any:
+    dump = getattr(value, "model_dump", None)
+    return dump(mode="json") if callable(dump) else str(value)
 
 
 class Execution:

@@ -107,7 +107,7 @@ class _Checker:
         config = self.check_config(fnode, spec)
         if config is None:  # still check its edges, against the ports it would have
             ports = spec.ports_for(fnode.config, fnode.version)
-            if ports is not None and fnode.id not in self.ports:
+            if fnode.id not in self.ports:
                 self.ports[fnode.id] = _Ports(_by_name(ports[0]), _by_name(ports[1]),
                                               callable(spec.inputs), callable(spec.outputs))
             return
@@ -277,8 +277,6 @@ def static_outputs(flow: Flow, registry: Registry) -> set[str]:
         if fnode.type not in registry:
             continue
         ports = registry.get(fnode.type).ports_for(fnode.config, fnode.version)
-        if ports is None:
-            continue
         found.update(f"{fnode.id}.{p.name}" for p in ports[1] if p.static)
     return found
 

@@ -38,12 +38,7 @@ _END = object()
 
 
 def run_body(result: RunResult, flow_version: int | None, session_id: str | None) -> dict[str, Any]:
-    error = result.error
-    return {"run_id": result.run_id, "flow_id": result.flow_id, "flow_version": flow_version,
-            "status": result.status, "outputs": result.outputs,
-            "error": error.message if error else None, "hint": error.hint if error else "",
-            "failed_node": getattr(error, "node_id", None), "usage": result.usage,
-            "duration": round(result.duration, 6), "session_id": session_id}
+    return {**result.to_dict(), "flow_version": flow_version, "session_id": session_id}
 
 
 def record_body(record: RunRecord) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 from engine.flow import Flow, FlowNode
 from engine.node import NodeSpec
 from engine.validate import Plan, compile_flow
-from server.errors import invalid
+from server.errors import invalid, issue_dict
 from server.execution import RunJob
 from server.schemas import RunRequest
 from server.state import AppState
@@ -78,20 +78,6 @@ def apply_tweaks(flow: Flow, tweaks: dict[str, dict[str, Any]]) -> Flow:
     return flow.model_copy(update={"nodes": nodes})
 
 
-def input_issues(plan: Plan, inputs: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every unknown or missing flow input at once (the engine would stop at the first)."""
-    names = plan.input_nodes
-    takes = ", ".join(names) or "no inputs"
-    issues = [_issue("unknown_input", "the flow has no input by this name", None, f"inputs.{k[:100]}",
-                     hint=f"this flow takes: {takes}") for k in inputs if k not in names]
-    for name, nid in names.items():
-        cfg = plan.nodes[nid].config
-        if name not in inputs and getattr(cfg, "required", False) and getattr(cfg, "default", None) is None:
-            issues.append(_issue("missing_input", f"flow input '{name}' is required", nid,
-                                 f"inputs.{name}", hint=f'pass it in "inputs": {{"{name}": ...}}'))
-    return issues
-
-
 @dataclass(frozen=True)
 class Prepared:
     plan: Plan
@@ -114,7 +100,7 @@ def prepare(state: AppState, flow_ref: str, body: RunRequest) -> Prepared:
             raise invalid("the tweaks cannot be applied", issues,
                           hint="tweaks change ordinary config fields of nodes in this flow")
         plan = compile_flow(apply_tweaks(flow, body.tweaks), state.registry)
-    issues = input_issues(plan, body.inputs)
+    issues = [issue_dict(i) for i in plan.input_issues(body.inputs, how='"inputs": {{"{name}": ...}}')]
     if issues:
         raise invalid("the inputs do not fit the flow", issues)
     return Prepared(plan, version, body.timeout or settings.run_timeout)

@@ -109,7 +109,8 @@ def test_run_json_prints_only_the_result_object(home: Path, tmp_path: Path,
     code, out, err = cli(capsys, "run", write(tmp_path, chat_flow()), "-i", "question=hi", "--json")
     assert (code, err) == (0, "")
     data = json.loads(out)
-    assert set(data) == {"run_id", "status", "outputs", "error", "hint", "failed_node", "usage", "duration"}
+    assert set(data) == {"run_id", "flow_id", "status", "outputs", "error", "hint", "failed_node", "usage",
+                         "duration"}
     assert (data["status"], data["outputs"], data["error"]) == ("succeeded", {"answer": ANSWER}, None)
     usage = data["usage"]
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] > 0
@@ -195,9 +196,9 @@ def test_bad_inputs_exit_2_listing_all_of_them(home: Path, tmp_path: Path,
     assert code == 2
     assert err.splitlines() == [
         "✗ unknown_input  flow: unknown flow input 'quest'; this flow takes: question",
-        "    hint: check the spelling of --input",
+        "    hint: check the input's name",
         "✗ unknown_input  flow: unknown flow input 'other'; this flow takes: question",
-        "    hint: check the spelling of --input",
+        "    hint: check the input's name",
         "✗ missing_input  node 'question': flow input 'question' is required",
         "    hint: pass it with --input question=...",
         "3 problems; nothing was run",

@@ -84,21 +84,8 @@ class NodeLook:
 
 def safe_ports(spec: NodeSpec | None, config: Mapping[str, Any], version: int = 0
                ) -> tuple[tuple[Port, ...], tuple[Port, ...]]:
-    """The node's (inputs, outputs) for its current config; empty when they cannot be derived."""
-    if spec is None:
-        return (), ()
-    try:
-        raw = spec.migrate(version or spec.version, dict(config))
-        cfg = spec.config.model_validate(raw)
-    except Exception:  # noqa: BLE001 - a half-edited config still gets drawn
-        cfg = None
-    if cfg is None:   # fixed ports still show; ports computed from the config cannot
-        return (() if callable(spec.inputs) else tuple(spec.inputs),
-                () if callable(spec.outputs) else tuple(spec.outputs))
-    try:
-        return spec.input_ports(cfg), spec.output_ports(cfg)
-    except Exception:  # noqa: BLE001
-        return (), ()
+    """The node's (inputs, outputs) for its current config, even a half-edited one."""
+    return ((), ()) if spec is None else spec.ports_for(config, version or None)
 
 
 def node_markdown(fnode: FlowNode, spec: NodeSpec | None, look: NodeLook) -> str:

@@ -13,71 +13,21 @@ import copy
 import threading
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from engine.errors import ChainloomError, ValidationFailed
-from engine.events import (
-    Event,
-    NodeCancelled,
-    NodeFailed,
-    NodeFinished,
-    NodeSkipped,
-    NodeStarted,
-    NodeStep,
-    NodeToken,
-    RunFinished,
-    RunStarted,
-    event_from_dict,
-)
+from engine.events import Event, event_from_dict
 from engine.flow import Flow
+from engine.run_state import NodeState, RunState
 from engine.runner import RunControl
-
-MAX_TOKEN_CHARS = 20_000   # streamed text kept per node for the live view
 
 
 class FlowRunner(Protocol):
     def run(self, flow: Any, inputs: Mapping[str, Any] | None = None, **kwargs: Any) -> Any: ...
 
 
-@dataclass
-class NodeTrace:
-    status: str = "queued"
-    type: str = ""
-    inputs: Any = None
-    outputs: Any = None
-    duration: float | None = None
-    usage: dict[str, Any] | None = None
-    tokens: str = ""
-    steps: list[dict[str, Any]] = field(default_factory=list)
-    error: str = ""
-    hint: str = ""
-    reason: str = ""
-    attempts: int = 0
-    cached: bool = False
-    started_at: float | None = None
-
-
-@dataclass
-class RunSnapshot:
-    run_id: str
-    status: str                    # starting | running | succeeded | failed | timeout | cancelled
-    nodes: dict[str, NodeTrace]
-    outputs: dict[str, Any]
-    error: str = ""
-    hint: str = ""
-    failed_node: str | None = None
-    duration: float | None = None
-    usage: dict[str, Any] = field(default_factory=dict)
-    inputs: dict[str, Any] = field(default_factory=dict)
-    events: int = 0                # how many events were folded in (a change counter)
-
-    @property
-    def finished(self) -> bool:
-        return self.status not in ("starting", "running")
-
-    def statuses(self) -> dict[str, str]:
-        return {nid: n.status for nid, n in self.nodes.items()}
+NodeTrace = NodeState    # one node of a run, as the UI shows it (the engine's fold)
+RunSnapshot = RunState   # a consistent copy of the whole run
 
 
 class LiveRun:
@@ -144,7 +94,7 @@ class LiveRun:
     def handle(self, event: Event) -> None:
         """Fold one engine event in; called from the run's thread."""
         with self._lock:
-            _fold(self._snap, event)
+            self._snap.apply(event)
 
     def snapshot(self) -> RunSnapshot:
         with self._lock:
@@ -162,47 +112,3 @@ class LiveRun:
                 first = False
             live.handle(event)
         return live
-
-
-def _node(snap: RunSnapshot, node_id: str) -> NodeTrace:
-    return snap.nodes.setdefault(node_id, NodeTrace())
-
-
-def _fold(snap: RunSnapshot, event: Event) -> None:
-    snap.events += 1
-    if isinstance(event, RunStarted):
-        snap.status = "running"
-        snap.inputs = dict(event.inputs)
-        for nid in event.nodes:
-            _node(snap, nid)
-    elif isinstance(event, NodeStarted):
-        n = _node(snap, event.node)
-        n.status, n.type, n.inputs, n.attempts = "running", event.type, event.inputs, event.attempt
-        n.started_at, n.error, n.hint = event.t, "", ""
-    elif isinstance(event, NodeToken):
-        n = _node(snap, event.node)
-        if len(n.tokens) < MAX_TOKEN_CHARS:
-            n.tokens += event.text
-    elif isinstance(event, NodeStep):
-        _node(snap, event.node).steps.append({"name": event.name, **event.data})
-    elif isinstance(event, NodeFinished):
-        n = _node(snap, event.node)
-        n.status = "cached" if event.cached else "done"
-        n.type, n.outputs, n.duration, n.usage, n.cached = (event.type, event.outputs, event.duration,
-                                                            event.usage, event.cached)
-        if event.fallback_error:
-            n.error, n.hint = event.fallback_error, "the node failed; its fallback outputs were used"
-    elif isinstance(event, NodeFailed):
-        n = _node(snap, event.node)
-        n.status = "running" if event.will_retry else "failed"
-        n.type, n.error, n.hint, n.duration = event.type, event.error, event.hint, event.duration
-    elif isinstance(event, NodeSkipped):
-        n = _node(snap, event.node)
-        n.status, n.type, n.reason = "skipped", event.type, event.reason
-    elif isinstance(event, NodeCancelled):
-        n = _node(snap, event.node)
-        n.status, n.type, n.reason = "cancelled", event.type, event.reason
-    elif isinstance(event, RunFinished):
-        snap.status, snap.outputs = event.status, dict(event.outputs)
-        snap.error, snap.hint, snap.failed_node = event.error or "", event.hint, event.failed_node
-        snap.duration, snap.usage = event.duration, dict(event.usage)

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from engine.flow import Flow, load_flow
 from engine.node import NodeSpec, node
+from engine.plan import needs_value
 from engine.ports import Port, PortType
 from nodes.support.paths import resolve_path
 from nodes.support.tools import TOOL_NAME, Tool, ToolConfig, ToolError, object_schema
@@ -52,7 +53,7 @@ def flow_arguments(flow: Flow, registry: Registry) -> dict[str, Any]:
         if n.config.get("description"):
             schema["description"] = str(n.config["description"])
         props[name] = schema
-        if n.config.get("required", True) and n.config.get("default") is None:
+        if needs_value(n.config):
             required.append(name)
     return object_schema(props, required)
 

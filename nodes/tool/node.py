@@ -43,7 +43,7 @@ def node_flow(config: NodeToolConfig, registry: Registry) -> Flow:
         raise PermanentError(f"{where} is a flow {spec.role or 'router'} node, which cannot be a tool",
                              hint="expose a processing node, or wrap the whole flow with tool.flow")
     try:
-        node_config = spec.config.model_validate(spec.migrate(1, config.node_config))
+        node_config = spec.parse_config(config.node_config, 1)
     except ValidationError as err:
         raise PermanentError(f"{where}: node_config is not valid: {err.errors()[0]['msg']} "
                              f"(field {'.'.join(map(str, err.errors()[0]['loc'])) or '(root)'})") from err

@@ -117,9 +117,11 @@ def test_input_problems_are_422_all_at_once(client: TestClient) -> None:
     assert r.json() == {"error": {"code": "invalid", "message": "the inputs do not fit the flow", "hint": "",
                                   "issues": [
         {"code": "unknown_input", "node": None, "port": None, "field": "inputs.questoin",
-         "message": "the flow has no input by this name", "hint": "this flow takes: question"},
+         "message": "unknown flow input 'questoin'; this flow takes: question",
+         "hint": "check the input's name", "severity": "error"},
         {"code": "missing_input", "node": "question", "port": None, "field": "inputs.question",
-         "message": "flow input 'question' is required", "hint": 'pass it in "inputs": {"question": ...}'}]}}
+         "message": "flow input 'question' is required", "hint": 'pass it with "inputs": {"question": ...}',
+         "severity": "error"}]}}
 
 
 def test_run_of_missing_flow_is_404(client: TestClient) -> None:

@@ -13,6 +13,7 @@ import streamlit as st
 from engine.errors import ChainloomError
 from engine.flow import Flow
 from engine.issues import errors
+from engine.plan import needs_value
 from ui.live import LiveRun, NodeTrace, RunSnapshot
 from ui.services import Services
 from ui.views.common import plain, set_panel, short
@@ -26,7 +27,7 @@ TICK: float | None = 0.4   # seconds between redraws while a run is live (None: 
 
 
 def flow_inputs(flow: Flow, svc: Services) -> list[tuple[str, str, Any, bool, str]]:
-    """(name, node type, default, required, description) of every input node, in flow order."""
+    """(name, node type, default, needs a value, description) of every input node, in flow order."""
     out = []
     for fnode in flow.nodes:
         spec = svc.registry.get(fnode.type) if fnode.type in svc.registry else None
@@ -34,7 +35,7 @@ def flow_inputs(flow: Flow, svc: Services) -> list[tuple[str, str, Any, bool, st
             continue
         cfg = fnode.config
         out.append((str(cfg.get("name") or fnode.id), fnode.type, cfg.get("default"),
-                    bool(cfg.get("required", True)), str(cfg.get("description") or "")))
+                    needs_value(cfg), str(cfg.get("description") or "")))
     return out
 
 
@@ -82,7 +83,7 @@ def _inputs_form(ws: Workspace, svc: Services, *, disabled: bool) -> None:
     with st.form("run_form", border=True):
         st.markdown("**Inputs**" if inputs else "This flow takes no inputs.")
         for name, type_id, default, required, description in inputs:
-            label = name + (" *" if required and default is None else "")
+            label = name + (" *" if required else "")
             help_text = description or None
             key = f"run_in:{ws.flow.id}:{name}"
             if type_id == "input.json":
@@ -98,7 +99,7 @@ def _run_clicked(ws: Workspace, svc: Services) -> None:
     values: dict[str, Any] = {}
     for name, type_id, default, required, _ in flow_inputs(ws.flow, svc):
         raw = st.session_state.get(f"run_in:{ws.flow.id}:{name}", "")
-        if raw == "" and (default is not None or not required):
+        if raw == "" and not required:
             continue
         if type_id == "input.json":
             try:
