@@ -20,9 +20,9 @@ from chainloom.term import EXIT_FAILED, EXIT_OK, EXIT_UNRUNNABLE, Term, issues_o
 if TYPE_CHECKING:
     from chainloom.live import RunView
     from engine.events import Handler
+    from engine.plan import Plan
     from engine.runner import Runner
     from engine.scheduler import RunResult
-    from engine.plan import Plan
 
 Command = Callable[[argparse.Namespace, Term], int]
 

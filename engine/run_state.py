@@ -11,8 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.events import (Event, NodeCancelled, NodeFailed, NodeFinished, NodeSkipped, NodeStarted,
-                           NodeStep, NodeToken, RunFinished, RunStarted)
+from engine.events import (
+    Event,
+    NodeCancelled,
+    NodeFailed,
+    NodeFinished,
+    NodeSkipped,
+    NodeStarted,
+    NodeStep,
+    NodeToken,
+    RunFinished,
+    RunStarted,
+)
 
 MAX_STREAMED_CHARS = 20_000  # streamed text kept per node: the latest, as a live view shows it
 FALLBACK_HINT = "the node failed; its fallback outputs were used"

@@ -97,7 +97,7 @@ def _inputs_form(ws: Workspace, svc: Services, *, disabled: bool) -> None:
 
 def _run_clicked(ws: Workspace, svc: Services) -> None:
     values: dict[str, Any] = {}
-    for name, type_id, default, required, _ in flow_inputs(ws.flow, svc):
+    for name, type_id, _default, required, _ in flow_inputs(ws.flow, svc):
         raw = st.session_state.get(f"run_in:{ws.flow.id}:{name}", "")
         if raw == "" and not required:
             continue
