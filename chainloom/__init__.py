@@ -52,7 +52,7 @@ def __getattr__(name: str) -> Any:
 
 def data_dir(home: PathLike | None = None) -> Path:
     """The data dir: `home`, else $CHAINLOOM_HOME, else ~/.chainloom."""
-    from engine.runner import default_home  # noqa: PLC0415
+    from engine.home import default_home  # noqa: PLC0415
 
     return Path(home).expanduser() if home is not None else default_home()
 

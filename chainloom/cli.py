@@ -113,7 +113,7 @@ def cmd_run(args: argparse.Namespace, term: Term) -> int:
         return unrunnable(err, args, term)
     finally:
         close()
-    from engine.runner import wait_for_traces  # noqa: PLC0415
+    from engine.trace import wait_for_traces  # noqa: PLC0415
 
     wait_for_traces()  # the trace file is complete before the command returns
     return report_run(result, view, args, term)

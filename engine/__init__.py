@@ -2,7 +2,8 @@
 
 It knows node types only through a Registry and imports nothing from nodes/, ui/
 or any vendor SDK. Start with `node.py` (the node contract), `flow.py` (the file),
-`validate.py` (all problems at once) and `scheduler.py` (how a flow runs). The names
+`validate.py` (all problems at once), `scheduler.py` (how a flow runs) and
+`node_run.py` (how one node runs under its policy). The names
 below load on first use, so `import engine.errors` costs only that module.
 """
 

@@ -13,6 +13,7 @@
     ├── RunTimeout                 the whole run passed its time limit
     ├── RunCancelled               the run was cancelled by its caller
     ├── StaleVersion               a save was based on an older version of a stored flow
+    │   └── FlowExists             ... meant to create a flow whose id is already taken
     └── NotFound                   a stored flow or run does not exist
 
 Messages never contain secret values: secrets are referenced by variable name only.
@@ -99,6 +100,17 @@ class StaleVersion(ChainloomError):
         self.flow_id = flow_id
         self.expected = expected
         self.actual = actual
+
+
+class FlowExists(StaleVersion):
+    """A save meant to create a flow whose id is already taken; nothing was written."""
+
+    def __init__(self, flow_id: str, actual: int) -> None:
+        super().__init__(flow_id, 0, actual)
+        self.message = f"flow '{flow_id}' already exists (at version {actual})"
+        self.hint = (f"to save a new version on top of it, base the save on version {actual}; "
+                     "to keep both, give this flow another id")
+        self.args = (self.message,)
 
 
 class NotFound(ChainloomError):

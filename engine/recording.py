@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 
 from engine.events import Event, RunFinished, RunStarted
-from engine.runner import default_home
+from engine.home import default_home
 
 if TYPE_CHECKING:
     from engine.flow import Flow

@@ -40,7 +40,7 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.pool import StaticPool
 
-from engine.errors import NotFound, StaleVersion
+from engine.errors import FlowExists, NotFound, StaleVersion
 from engine.flow import Flow, dumps_flow, parse_flow
 from engine.recording import (
     BUSY_TIMEOUT_MS,
@@ -101,17 +101,6 @@ events_table = Table(
     Column("node", String(64), nullable=True),
     Column("body", Text, nullable=False),
 )
-
-
-class FlowExists(StaleVersion):
-    """A save meant to create a flow whose id is already taken; nothing was written."""
-
-    def __init__(self, flow_id: str, actual: int) -> None:
-        super().__init__(flow_id, 0, actual)
-        self.message = f"flow '{flow_id}' already exists (at version {actual})"
-        self.hint = (f"to save a new version on top of it, base the save on version {actual}; "
-                     "to keep both, give this flow another id")
-        self.args = (self.message,)
 
 
 @dataclass(frozen=True, slots=True)

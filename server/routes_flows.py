@@ -14,9 +14,10 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Path, Query, Request, Response
 from sqlalchemy import select
 
+from engine.errors import FlowExists
 from engine.flow import ID_PATTERN, Flow, dumps_flow, flow_to_dict
 from engine.issues import errors as error_issues
-from engine.store import FlowExists, flows_table
+from engine.store import flows_table
 from engine.validate import check
 from server.errors import ApiError, invalid, issue_dict
 from server.schemas import CreateFlow, FlowOut, FlowSaved, FlowSummary, UpdateFlow, ValidationOut, VersionOut, errors

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from engine.runner import default_home
+from engine.home import default_home
 from engine.store import default_url
 
 ENV_PREFIX = "CHAINLOOM_SERVER_"

@@ -14,8 +14,8 @@ import pytest
 import chainloom
 from engine.errors import FlowLoadError, NotFound, ValidationFailed
 from engine.flow import parse_flow
-from engine.runner import read_trace
 from engine.store import open_store
+from engine.trace import read_trace
 from tests.test_cli import ANSWER, INVALID, chat_flow, echo_flow, write
 
 

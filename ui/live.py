@@ -15,11 +15,11 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
+from engine.control import RunControl
 from engine.errors import ChainloomError, ValidationFailed
 from engine.events import Event, event_from_dict
 from engine.flow import Flow
 from engine.run_state import NodeState, RunState
-from engine.runner import RunControl
 
 
 class FlowRunner(Protocol):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.errors import PermanentError
+from engine.home import default_home
 
 if TYPE_CHECKING:
     from engine.context import RunContext
@@ -76,6 +77,4 @@ def data_dir(ctx: RunContext) -> Path:
     home = ctx.services.get("home") if ctx.services else None
     if home:
         return Path(home)
-    from engine.runner import default_home  # noqa: PLC0415
-
     return default_home()

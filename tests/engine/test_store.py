@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from engine.errors import NotFound, StaleVersion
+from engine.errors import FlowExists, NotFound, StaleVersion
 from engine.events import event_from_dict
 from engine.flow import Flow, dumps_flow, parse_flow
 from engine.node import FlowInputConfig, FlowOutputConfig, NodeConfig, NodeSpec
 from engine.ports import Port, PortType
 from engine.registry import Registry
 from engine.runner import Runner
-from engine.store import FlowExists, Store, open_store
+from engine.store import Store, open_store
 from tests.engine.toy import Toys, flow
 
 CHAIN = flow([("in", "input.text", {"name": "q"}), ("a", "toy.step", {"suffix": "!", "tokens": ["x", "y"]}),

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.errors import ChainloomError, StaleVersion
+from engine.errors import ChainloomError, FlowExists, StaleVersion
 from engine.flow import Flow
-from engine.store import FlowExists
 from ui.services import Services, examples, export_text, free_flow_id, read_import
 from ui.views.common import plain, set_panel, short
 from ui.workspace import Workspace, blank_flow
