@@ -4,7 +4,9 @@
 foreign keys), or the SQLAlchemy URL in `$CHAINLOOM_DATABASE_URL`. Saves are
 optimistic: each names the version it was based on, and a stale one raises
 StaleVersion and writes nothing (check and insert share one transaction).
-`recorder()` is the Runner's handler: it records a run as it happens.
+`recorder()` is the Runner's handler: it records a run as it happens. Drafts are a
+plain key/value table (`put_draft`, `get_draft`, `delete_draft`) for callers that
+keep unsaved work; the store gives their keys and bodies no meaning.
 """
 
 from __future__ import annotations
@@ -100,6 +102,13 @@ events_table = Table(
     Column("kind", String(32), nullable=False),
     Column("node", String(64), nullable=True),
     Column("body", Text, nullable=False),
+)
+
+drafts_table = Table(
+    "drafts", metadata,
+    Column("key", String(300), primary_key=True),
+    Column("body", Text, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
 
@@ -317,6 +326,24 @@ class Store:
             gone = conn.execute(delete(flows_table).where(flows_table.c.id == flow_id)).rowcount
             if gone != 1:
                 raise NotFound(f"no saved flow has the id '{flow_id}'", hint=self._flows_hint())
+
+    # ------------------------------------------------------------ drafts
+    def put_draft(self, key: str, body: str) -> None:
+        """Keep `body` under `key`, replacing what was there."""
+        now = _now()
+        with self.engine.begin() as conn:
+            done = conn.execute(update(drafts_table).where(drafts_table.c.key == key)
+                                .values(body=body, updated_at=now)).rowcount
+            if not done:
+                conn.execute(insert(drafts_table).values(key=key, body=body, updated_at=now))
+
+    def get_draft(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(drafts_table.c.body).where(drafts_table.c.key == key)).scalar()
+
+    def delete_draft(self, key: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(drafts_table).where(drafts_table.c.key == key))
 
     # ------------------------------------------------------------ runs
     def recorder(self, run_id: str, flow: Flow, inputs: Mapping[str, Any],

@@ -7,6 +7,10 @@ JSON, and secret fields (`json_schema_extra={"secret": True}`) shown as the NAME
 an environment variable, never its value. `parse_widget` turns what a widget holds
 back into a config value (or raises FieldError), and `config_errors` maps the
 config model's validation errors onto fields so the form can show them inline.
+`essential(field)` splits a form into the fields most flows set and the advanced
+rest; `applies(field, config)` hides provider-specific fields for other providers;
+`with_field(model, config, field, value)` writes one field, where an empty value
+means "use the default" and never overwrites it.
 """
 
 from __future__ import annotations
@@ -23,7 +27,28 @@ from engine.node import SECRET_NAME_PATTERN
 
 FieldKind = Literal["text", "textarea", "prompt", "integer", "number", "select", "multiselect",
                     "bool", "list", "json", "secret"]
-LONG_TEXT = 300          # strings allowed to be longer than this get a multi-line box
+LONG_TEXT = 300          # prose fields allowed to be longer than this get a multi-line box
+# Strings that hold prose (several lines make sense); every other string is one line
+# (paths, URLs, names, globs, models) and refuses line breaks.
+PROSE = re.compile(r"^(description|query|script|format_instructions|default|text|system|instructions|"
+                   r"template|message|content|prefix|suffix|separator)$")
+# Fields most flows set, shown first; the rest is folded under "Advanced".
+ESSENTIAL = frozenset({
+    "name", "default", "provider", "model", "base_url", "api_key_env", "responses", "tools", "template",
+    "messages", "path", "glob", "url", "query", "collection", "chunk_size", "k", "steps", "routes",
+    "branches", "key", "mode", "flow", "node_type", "node_config", "dimension", "search_type", "levels",
+    "script", "fields", "json_schema", "pattern", "examples", "prefix", "suffix", "example_template",
+    "description", "kind", "source", "where", "allowed_hosts", "records_path", "text_field",
+    "content_columns", "language", "separator",
+})
+# Fields that only mean something for some providers (on nodes with a `provider` field).
+PROVIDER_FIELDS: dict[str, frozenset[str]] = {
+    "model": frozenset({"openai", "cohere", "auto"}),
+    "base_url": frozenset({"openai", "auto"}),
+    "api_key_env": frozenset({"openai", "cohere", "auto"}),
+    "seed": frozenset({"openai", "auto"}),
+    "responses": frozenset({"scripted"}),
+}
 _SECRET_NAME = re.compile(SECRET_NAME_PATTERN)
 _MISSING = object()
 
@@ -47,6 +72,7 @@ class FormField:
     item_kind: str = "text"          # for lists: text | integer | number
     max_length: int | None = None
     loose: bool = False              # untyped (Any): plain text unless it parses as JSON
+    provider_gated: bool = False     # shown only for the providers in PROVIDER_FIELDS
 
 
 def _resolve(node: Mapping[str, Any], defs: Mapping[str, Any]) -> dict[str, Any]:
@@ -87,7 +113,7 @@ def _bounds(node: Mapping[str, Any], integer: bool) -> tuple[float | None, float
     return lo, hi
 
 
-def _kind(node: Mapping[str, Any], defs: Mapping[str, Any]) -> tuple[FieldKind, dict[str, Any]]:
+def _kind(node: Mapping[str, Any], defs: Mapping[str, Any], name: str = "") -> tuple[FieldKind, dict[str, Any]]:
     extra: dict[str, Any] = {}
     if node.get("secret"):
         return "secret", extra
@@ -104,7 +130,8 @@ def _kind(node: Mapping[str, Any], defs: Mapping[str, Any]) -> tuple[FieldKind, 
         extra["max_length"] = node.get("maxLength")
         if node.get("widget") == "prompt":
             return "prompt", extra
-        long_text = node.get("widget") == "textarea" or (node.get("maxLength") or 0) > LONG_TEXT
+        prose = bool(PROSE.match(name)) and (node.get("maxLength") or LONG_TEXT + 1) > LONG_TEXT
+        long_text = node.get("widget") == "textarea" or prose
         return ("textarea" if long_text else "text"), extra
     if kind == "array":
         items = _resolve(node.get("items") or {}, defs)
@@ -124,18 +151,43 @@ def form_fields(schema: Mapping[str, Any]) -> list[FormField]:
     """One FormField per property of a config model's JSON schema, in declaration order."""
     defs = schema.get("$defs") or {}
     required = set(schema.get("required") or [])
+    gated = "provider" in (schema.get("properties") or {})
     fields = []
     for name, raw in (schema.get("properties") or {}).items():
         node, nullable = _split_nullable(_resolve(raw, defs), defs)
-        kind, extra = _kind(node, defs)
+        kind, extra = _kind(node, defs, name)
         if kind == "select" and nullable and None not in extra["options"]:
             extra["options"] = (None, *extra["options"])
         fields.append(FormField(
             name=name, label=str(raw.get("title") or node.get("title") or name.replace("_", " ").title()),
             kind=kind, help=str(raw.get("description") or node.get("description") or ""),
             required=name in required, default=raw.get("default", node.get("default")),
-            nullable=nullable, **extra))
+            nullable=nullable, provider_gated=gated and name in PROVIDER_FIELDS, **extra))
     return fields
+
+
+def essential(field: FormField) -> bool:
+    """Shown first: required fields, prompts and the fields most flows set."""
+    return field.required or field.kind == "prompt" or field.name in ESSENTIAL
+
+
+def applies(field: FormField, config: Mapping[str, Any]) -> bool:
+    """False for a provider-specific field while another provider is chosen."""
+    if not field.provider_gated:
+        return True
+    return str(config.get("provider", "offline")) in PROVIDER_FIELDS[field.name]
+
+
+def with_field(model: type[BaseModel], config: Mapping[str, Any], field: FormField, value: Any) -> dict[str, Any]:
+    """`config` with one field set; an empty value on an optional field means its default."""
+    out = dict(config)
+    empty = value is None or (isinstance(value, str) and value.strip() == "") or \
+        (field.kind in ("json", "list") and value in ([], {}))
+    if empty and not field.required:
+        out.pop(field.name, None)
+    else:
+        out[field.name] = value
+    return stored_config(model, out)
 
 
 # ---------------------------------------------------------------- values
@@ -166,6 +218,8 @@ def parse_widget(field: FormField, raw: Any) -> Any:
     """The config value a widget's content stands for; FieldError when it cannot be one."""
     if field.kind in ("text", "textarea", "prompt"):
         text = "" if raw is None else str(raw)
+        if field.kind == "text" and ("\n" in text or "\r" in text):
+            raise FieldError(f"'{field.label}' is one line (a path, URL or name); remove the line breaks")
         return None if text == "" and field.nullable else text
     if field.kind == "secret":
         return _secret_name(field, raw)

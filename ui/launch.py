@@ -1,31 +1,39 @@
 """`chainloom ui`: start the visual builder (Streamlit) on this machine.
 
 `main(argv)` runs `python -m streamlit run <ui/app.py>` headless, on 127.0.0.1 by
-default, and returns its exit code; `command(...)` builds that command line, and
-`serve(...)` starts it in the background and waits until it answers (tests and
-benchmarks use it).
+default, forwards SIGTERM/SIGINT to it, waits for it and returns its exit code (so
+`kill` of `chainloom ui` never leaves a server holding the port); `command(...)`
+builds that command line (Streamlit's own options: the minimal toolbar without
+Deploy and the developer menu, the real 10 MB upload limit), and `serve(...)`
+starts it in the background and waits until it answers (tests and benchmarks).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 APP = Path(__file__).resolve().parent / "app.py"
 DEFAULT_PORT = 8501
+UPLOAD_LIMIT_MB = 10     # ui.services.MAX_IMPORT_BYTES: what the uploader says is what we accept
+STREAMLIT_OPTIONS = ("--server.headless", "true", "--browser.gatherUsageStats", "false",
+                     "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal",
+                     "--server.maxUploadSize", str(UPLOAD_LIMIT_MB))
+FORWARDED = (signal.SIGTERM, signal.SIGINT)
 
 
 def command(port: int = DEFAULT_PORT, address: str = "127.0.0.1", extra: Sequence[str] = ()) -> list[str]:
-    return [sys.executable, "-m", "streamlit", "run", str(APP),
-            "--server.headless", "true", "--server.port", str(port), "--server.address", address,
-            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", *extra]
+    return [sys.executable, "-m", "streamlit", "run", str(APP), *STREAMLIT_OPTIONS,
+            "--server.port", str(port), "--server.address", address, *extra]
 
 
 DESCRIPTION = "Open the visual flow builder in a browser."
@@ -62,10 +70,27 @@ def run(args: argparse.Namespace) -> int:
         env["CHAINLOOM_HOME"] = str(Path(args.home).expanduser())
     print(f"chainloom ui: open http://{'localhost' if args.address in ('127.0.0.1', '0.0.0.0') else args.address}"  # noqa: S104 - only compared
           f":{args.port} in your browser (Ctrl+C stops it)", file=sys.stderr)
+    return supervise(command(args.port, args.address), env)
+
+
+def supervise(cmd: list[str], env: Mapping[str, str]) -> int:
+    """Run `cmd`, pass SIGTERM/SIGINT on to it, and return its exit code once it ended."""
+    proc = subprocess.Popen(cmd, env=dict(env))
+
+    def forward(signum: int, _frame: FrameType | None) -> None:
+        if proc.poll() is None:
+            proc.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
     try:
-        return subprocess.call(command(args.port, args.address), env=env)
-    except KeyboardInterrupt:
-        return 130
+        while True:
+            try:
+                return proc.wait()
+            except KeyboardInterrupt:   # a handler installed over ours: still stop the child
+                forward(signal.SIGINT, None)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def free_port() -> int:

@@ -3,13 +3,16 @@
 `open_services()` gives the node registry, the store (flows with versions, runs
 with events) and a Runner wired like `chainloom.runner()`; `read_import` parses and
 validates an uploaded file without executing or saving anything and lists every
-problem; `examples()` lists the example flows shipped in flows/.
+problem; `examples()` lists the example flows and `templates()` the starter
+templates, both shipped as package data of the `flows` package (so every install
+has them); `gallery()` is the list the empty canvas shows as cards.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 from engine.errors import FlowLoadError
@@ -23,10 +26,19 @@ EXAMPLES_ENV = "CHAINLOOM_EXAMPLES"
 MAX_IMPORT_BYTES = 10 * 1024 * 1024
 
 
+TEMPLATE_PREFIX = "template:"
+
+
 def examples_dir() -> Path:
-    """$CHAINLOOM_EXAMPLES, else the flows/ folder next to the ui package."""
+    """$CHAINLOOM_EXAMPLES, else the installed `flows` package (the repo's flows/ in a checkout)."""
     env = os.environ.get(EXAMPLES_ENV)
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "flows"
+    if env:
+        return Path(env)
+    return Path(str(resources.files("flows")))
+
+
+def templates_dir() -> Path:
+    return Path(str(resources.files("flows") / "templates"))
 
 
 @dataclass
@@ -65,6 +77,11 @@ class Example:
             return f"{self.path.stem} (cannot be read)"
         return self.flow.name or self.flow.id
 
+    @property
+    def key(self) -> str:
+        """The gallery id: the file name without .json (templates: `template:<name>`)."""
+        return (TEMPLATE_PREFIX if self.path.parent.name == "templates" else "") + self.path.stem
+
 
 def examples(folder: Path | None = None) -> list[Example]:
     """Every *.json flow directly in the examples folder, sorted by file name."""
@@ -76,6 +93,33 @@ def examples(folder: Path | None = None) -> list[Example]:
         except FlowLoadError as err:
             out.append(Example(path, None, str(err)))
     return out
+
+
+def templates() -> list[Example]:
+    """The starter templates (RAG, chat with memory, agent with tools), sorted by file name."""
+    return examples(templates_dir())
+
+
+def find_example(key: str) -> Example | None:
+    """An example or template by its gallery id."""
+    pool = templates() if key.startswith(TEMPLATE_PREFIX) else examples()
+    return next((e for e in pool if e.key == key and e.flow is not None), None)
+
+
+def gallery() -> list[dict[str, str]]:
+    """The cards of the empty canvas: templates first, then every readable example."""
+    out = []
+    for kind, pool in (("template", templates()), ("example", examples())):
+        for e in pool:
+            if e.flow is not None:
+                out.append({"id": e.key, "name": e.title, "description": _first_sentence(e.flow.description),
+                            "kind": kind})
+    return out
+
+
+def _first_sentence(text: str, limit: int = 160) -> str:
+    head = text.split(". ")[0].rstrip(".") + "." if text else ""
+    return head if len(head) <= limit else head[: limit - 1] + "…"
 
 
 @dataclass(frozen=True)

@@ -282,3 +282,14 @@ def test_in_memory_store_works_across_threads() -> None:
     store = Store("sqlite://")
     result = Runner(Toys().registry, store=store).run(parse_flow(CHAIN), {"q": "m"})
     assert store.get_run(result.run_id).outputs == {"answer": "m!"}
+
+
+def test_drafts_are_kept_replaced_and_deleted_by_key(store: Store) -> None:
+    assert store.get_draft("s1:flow") is None
+    store.put_draft("s1:flow", '{"a": 1}')
+    store.put_draft("s2:flow", "other")
+    store.put_draft("s1:flow", '{"a": 2}')
+    assert (store.get_draft("s1:flow"), store.get_draft("s2:flow")) == ('{"a": 2}', "other")
+    store.delete_draft("s1:flow")
+    store.delete_draft("missing")
+    assert (store.get_draft("s1:flow"), store.get_draft("s2:flow")) == (None, "other")

@@ -1,23 +1,31 @@
-"""Shared plumbing for the views: services, the workspace, panels, notices, canvas events."""
+"""Shared plumbing for the views: services, the workspace, the draft keeper, the browser
+id, panels and notices."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import uuid
 from typing import Any
 
 import streamlit as st
 
-from ui import canvas
+from ui.drafts import BROWSER_COOKIE, DraftKeeper, valid_browser_id
 from ui.services import Services, open_services
 from ui.workspace import Workspace
 
-PANELS = ("Properties", "Run", "Chat", "Problems", "History", "Flows")
+PANELS = ("Properties", "Run", "Chat", "Problems", "History", "Flows", "Use")
 WS_KEY = "chainloom_workspace"
+KEEPER_KEY = "chainloom_drafts"
+BROWSER_KEY = "chainloom_browser_id"
 PANEL_KEY = "panel"            # the panel shown (ours, not a widget's)
 PANEL_GEN = "panel_gen"        # generation of the panel switch widget
+CANVAS_KEY = "canvas"          # the canvas component's key (its last message lives there)
 _IMAGE = re.compile(r"!\[")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")
 NOTICE_ICON = {"success": "✅", "info": "ℹ️", "warning": "⚠️", "error": "🚫"}
+COOKIE_DAYS = 400
 
 
 @st.cache_resource(show_spinner=False)
@@ -37,17 +45,35 @@ def workspace() -> Workspace:
     return ws
 
 
-def canvas_key(ws: Workspace) -> str:
-    return f"canvas_{ws.canvas_gen}"
+def browser_id() -> str:
+    """This browser's id: from its cookie, else a new one (the cookie is set for next time)."""
+    known = st.session_state.get(BROWSER_KEY)
+    if known:
+        return str(known)
+    cookie = st.context.cookies.get(BROWSER_COOKIE) if st.context.cookies else None
+    value = cookie if valid_browser_id(cookie) else uuid.uuid4().hex
+    if value != cookie:
+        _set_cookie(value)
+    st.session_state[BROWSER_KEY] = value
+    return str(value)
+
+
+def _set_cookie(value: str) -> None:
+    # A component frame is same-origin, so its script may set the page's cookie.
+    cookie = f"{BROWSER_COOKIE}={value}; path=/; max-age={COOKIE_DAYS * 86400}; SameSite=Lax"
+    st.iframe(f"<script>window.parent.document.cookie = {json.dumps(cookie)};</script>", height=1)
+
+
+def keeper(svc: Services) -> DraftKeeper:
+    kept = st.session_state.get(KEEPER_KEY)
+    if kept is None:
+        kept = st.session_state[KEEPER_KEY] = DraftKeeper(svc.store, browser_id())
+    return kept  # type: ignore[no-any-return]
 
 
 def set_panel(name: str) -> None:
-    """Switch the side panel from code.
-
-    The switch widget gets a new key instead of a new value: the canvas component
-    sends follow-up reruns carrying the browser's widget values, and one sent just
-    before this switch would otherwise set the old panel back.
-    """
+    """Switch the side panel from code (the switch widget gets a new key, so a report
+    from the old widget still on its way cannot set the old panel back)."""
     if panel() != name:
         st.session_state[PANEL_KEY] = name
         st.session_state[PANEL_GEN] = st.session_state.get(PANEL_GEN, 0) + 1
@@ -64,25 +90,10 @@ def panel_widget_key() -> str:
 
 def panel_clicked(key: str) -> None:
     if key != panel_widget_key():
-        return   # a late report from a switch widget that a code switch has replaced
+        return
     value = st.session_state.get(key)
     if value in PANELS:
         st.session_state[PANEL_KEY] = value
-
-
-def take_canvas_event(ws: Workspace, svc: Services) -> None:
-    """Fold in the canvas value the component sent, once per new timestamp."""
-    value = st.session_state.get(canvas_key(ws))
-    if not isinstance(value, dict) or int(value.get("timestamp") or 0) <= ws.last_event_ts:
-        return
-    event = canvas.read_event(value, ws.flow)
-    before = ws.selected
-    ws.check_shown(value)
-    ws.apply_event(event, svc.registry)
-    if ws.selected != before and ws.selected and ws.flow.node(ws.selected) and panel() in ("Problems",):
-        set_panel("Properties")
-    if ws.pending is not None:
-        set_panel("Properties")
 
 
 def show_notices(ws: Workspace) -> None:
@@ -91,9 +102,15 @@ def show_notices(ws: Workspace) -> None:
         box(plain(notice.text), icon=NOTICE_ICON.get(notice.level))
 
 
+def md_escape(text: str) -> str:
+    """User text shown as literal markdown: no emphasis, links or raw HTML."""
+    html_safe = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MD_SPECIAL.sub(r"\\\1", html_safe.replace("\n", " "))
+
+
 def plain(text: object) -> str:
     """User or model text shown literally inside Streamlit markdown (no links, images, markup)."""
-    return canvas.md_escape(str(text))
+    return md_escape(str(text))
 
 
 def reply_markdown(text: str) -> str:

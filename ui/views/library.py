@@ -1,52 +1,123 @@
-"""The node palette (sidebar) and the flow library (the Flows panel: new, open,
-examples, import, export, duplicate, delete, versions). Every button acts through a
-callback."""
+"""The Flows panel (new, open, examples, import, export, duplicate, delete, versions),
+opening a flow without losing work (a dialog asks first when there are unsaved
+changes; a flow with a draft in this browser opens with the draft), the `?flow=`
+link, and saving."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
-from engine.errors import ChainloomError, FlowExists, StaleVersion
-from engine.flow import Flow
-from ui.services import Services, examples, export_text, free_flow_id, read_import
-from ui.views.common import plain, set_panel, short
-from ui.workspace import Workspace, blank_flow
+from engine.errors import ChainloomError, FlowExists, FlowLoadError, StaleVersion
+from engine.flow import dumps_flow, parse_flow
+from ui.canvas_component import unapplied
+from ui.services import Services, examples, export_text, find_example, read_import
+from ui.views.common import CANVAS_KEY, keeper, plain, short
+from ui.workspace import Workspace, blank_flow, unique_flow_id
 
 IMPORT_KEY = "import_file"
+PENDING_OPEN = "pending_open"     # a target waiting for the user's answer in the dialog
+Target = dict[str, Any]           # {"kind": new|saved|example|import|duplicate, ...}
 
 
-# ---------------------------------------------------------------- palette
-def palette(ws: Workspace, svc: Services) -> None:
-    query = st.text_input("Search nodes", key="palette_q", placeholder="prompt, chat, json…").strip().lower()
-    shown = 0
-    for family, specs in svc.registry.families().items():
-        hits = [s for s in specs if not query or query in f"{s.type} {s.title} {s.description}".lower()]
-        if not hits:
-            continue
-        with st.expander(f"{family} ({len(hits)})", expanded=bool(query) or len(svc.registry) <= 12):
-            for spec in hits:
-                shown += 1
-                st.button(f"+ {spec.title}", key=f"add:{spec.type}", help=f"`{spec.type}` — {spec.description}",
-                          on_click=_add, args=(ws, svc, spec.type), use_container_width=True)
-                st.caption(short(spec.description, 90))
-    if not shown:
-        st.caption(f"No node matches '{plain(query)}'.")
+# ---------------------------------------------------------------- opening
+def request_open(ws: Workspace, svc: Services, target: Target) -> None:
+    """Open `target` now, or ask first (a dialog) when the working copy has unsaved changes."""
+    if ws.dirty:
+        st.session_state[PENDING_OPEN] = target
+        return
+    open_target(ws, svc, target)
 
 
-def _add(ws: Workspace, svc: Services, type_id: str) -> None:
-    node_id = ws.add_node(svc.registry.get(type_id))
-    ws.note("success", f"added '{node_id}' ({type_id}); connect it by dragging from a handle")
-    set_panel("Properties")
+def open_target(ws: Workspace, svc: Services, target: Target) -> None:
+    kind = target.get("kind")
+    if kind == "new":
+        name = "Untitled flow"
+        ws.load(blank_flow(unique_flow_id(name, saved_ids(svc)), name), version=None, source="new")
+        ws.note("info", "a new empty flow: drag nodes from the palette, or start from a card")
+    elif kind == "saved":
+        _open_saved(ws, svc, str(target["id"]), target.get("version"))
+    elif kind == "example":
+        found = find_example(str(target["id"]))
+        if found is None or found.flow is None:
+            ws.note("error", f"no example or template called '{target['id']}'")
+            return
+        ws.load(found.flow, version=None, source="template" if found.key.startswith("template:") else "example")
+        ws.note("success", f"opened '{found.title}'; save it to keep your changes")
+    elif kind == "import":
+        ws.load(parse_flow(str(target["text"])), version=None, source="import")
+        st.session_state.pop(IMPORT_KEY, None)
+        ws.note("info", f"imported '{ws.flow.id}' (not saved yet)")
+    elif kind == "duplicate":
+        flow = parse_flow(str(target["text"]))
+        new_id = unique_flow_id(f"{flow.name or flow.id} copy", saved_ids(svc))
+        ws.load(flow.model_copy(update={"id": new_id, "name": f"Copy of {flow.name or flow.id}"[:200]}),
+                version=None, source="new")
+        ws.note("info", f"this is an unsaved copy with the id '{new_id}'; save it to keep it")
+    skip_stale_batches(ws)
 
 
-# ---------------------------------------------------------------- library
+def skip_stale_batches(ws: Workspace) -> None:
+    """Batches the canvas sent about the flow just replaced must not touch the new one."""
+    for batch in unapplied(st.session_state.get(CANVAS_KEY), ws.ack):
+        ws.ack = max(ws.ack, batch.seq)
+
+
+def _open_saved(ws: Workspace, svc: Services, flow_id: str, version: int | None = None) -> None:
+    if version is None and keeper(svc).restore(ws, flow_id):
+        ws.note("info", f"restored your unsaved changes to '{flow_id}' (a draft kept in this browser)")
+        return
+    try:
+        flow, got = svc.store.get_flow(flow_id, version)
+        latest = svc.store.get_flow(flow_id)[1] if version is not None else got
+    except ChainloomError as err:
+        ws.note("error", str(err))
+        return
+    if version is not None and got != latest:
+        ws.load(flow, version=latest, source="saved", saved_text=dumps_flow(svc.store.get_flow(flow_id)[0]))
+        ws.note("info", f"opened version {got} of '{flow_id}'; saving it makes version {latest + 1}")
+    else:
+        ws.load(flow, version=got, source="saved")
+        ws.note("success", f"opened '{flow_id}' version {got}")
+
+
+def saved_ids(svc: Services) -> set[str]:
+    return {f.id for f in svc.store.list_flows()}
+
+
+@st.dialog("Unsaved changes")
+def confirm_open(ws: Workspace, svc: Services) -> None:
+    target = st.session_state.get(PENDING_OPEN)
+    if not target:
+        return
+    st.markdown(f"**{plain(ws.flow.name or ws.flow.id)}** has changes that are not saved. "
+                "Save them before opening another flow?")
+    c1, c2, c3 = st.columns(3)
+    if c1.button("Save, then open", type="primary", key="confirm_save", use_container_width=True):
+        st.session_state.pop(PENDING_OPEN, None)
+        if save(ws, svc):
+            open_target(ws, svc, target)
+        st.rerun()
+    if c2.button("Discard changes", key="confirm_discard", use_container_width=True):
+        st.session_state.pop(PENDING_OPEN, None)
+        keeper(svc).discard(ws.flow.id)
+        open_target(ws, svc, target)
+        st.rerun()
+    if c3.button("Cancel", key="confirm_cancel", use_container_width=True):
+        st.session_state.pop(PENDING_OPEN, None)
+        st.rerun()
+
+
+# ---------------------------------------------------------------- the Flows panel
 def library(ws: Workspace, svc: Services) -> None:
     c1, c2 = st.columns(2)
-    c1.button("New flow", key="lib_new", on_click=_new, args=(ws,), use_container_width=True)
+    c1.button("New flow", key="lib_new", on_click=request_open, args=(ws, svc, {"kind": "new"}),
+              use_container_width=True)
     c2.button("Duplicate", key="lib_dup", on_click=_duplicate, args=(ws, svc), use_container_width=True,
               help="Make an unsaved copy with a new id")
-    _open_saved(ws, svc)
-    _open_example(ws)
+    _saved_list(ws, svc)
+    _example_list(ws, svc)
     _import(ws, svc)
     # The file is made when the button is clicked, from the flow as it is then.
     st.download_button("Export JSON", lambda: export_text(ws.flow), file_name=f"{ws.flow.id}.json",
@@ -56,19 +127,11 @@ def library(ws: Workspace, svc: Services) -> None:
     _delete(ws, svc)
 
 
-def _new(ws: Workspace) -> None:
-    ws.load(blank_flow(), version=None, source="new")
-    ws.note("info", "new empty flow: add nodes from the palette")
-
-
 def _duplicate(ws: Workspace, svc: Services) -> None:
-    new_id = free_flow_id(f"{ws.flow.id[:56]}_copy", svc.store)
-    copy = ws.flow.model_copy(update={"id": new_id, "name": f"Copy of {ws.flow.name or ws.flow.id}"[:200]})
-    ws.load(copy, version=None, source="new")
-    ws.note("info", f"this is an unsaved copy with the id '{new_id}'; save it to keep it")
+    request_open(ws, svc, {"kind": "duplicate", "text": dumps_flow(ws.flow)})
 
 
-def _open_saved(ws: Workspace, svc: Services) -> None:
+def _saved_list(ws: Workspace, svc: Services) -> None:
     records = svc.store.list_flows()
     if not records:
         st.caption("No saved flows yet.")
@@ -80,55 +143,29 @@ def _open_saved(ws: Workspace, svc: Services) -> None:
 
 
 def _open_selected(ws: Workspace, svc: Services) -> None:
-    # Read the selection now: the button's args were fixed when it was drawn, and the
-    # user may have changed the select box since (a rerun still on its way).
-    _load_saved(ws, svc, st.session_state.get("lib_saved"))
+    flow_id = st.session_state.get("lib_saved")
+    if flow_id:
+        request_open(ws, svc, {"kind": "saved", "id": flow_id})
 
 
-def _load_saved(ws: Workspace, svc: Services, flow_id: str | None, version: int | None = None) -> None:
-    if not flow_id:
-        return
-    try:
-        flow, got = svc.store.get_flow(flow_id, version)
-        latest = svc.store.get_flow(flow_id)[1] if version is not None else got
-    except ChainloomError as err:
-        ws.note("error", str(err))
-        return
-    ws.load(flow, version=latest, source="saved")
-    if version is not None and got != latest:
-        ws.saved_text = None
-        ws.note("info", f"opened version {got} of '{flow_id}'; saving it makes version {latest + 1}")
-    else:
-        ws.note("success", f"opened '{flow_id}' version {got}")
-
-
-def _open_example(ws: Workspace) -> None:
-    found = [e for e in examples() if e.flow is not None]
+def _example_list(ws: Workspace, svc: Services) -> None:
+    found = {e.key: e for e in examples() if e.flow is not None}
     if not found:
         st.caption("No example flows found.")
         return
-    names = {str(e.path): e for e in found}
-    choice = st.selectbox("Examples", list(names), format_func=lambda p: names[p].title, key="lib_example",
-                          help="Example flows shipped in flows/")
-    chosen = names[choice].flow if choice else None
-    desc = chosen.description if chosen is not None else ""
-    if desc:
-        st.caption(short(desc, 140))
-    st.button("Open example", key="lib_open_example", on_click=_open_example_selected, args=(ws,),
+    choice = st.selectbox("Examples", list(found), format_func=lambda k: found[k].title, key="lib_example",
+                          help="Example flows shipped with chainloom")
+    chosen = found[choice].flow if choice in found else None
+    if chosen is not None and chosen.description:
+        st.caption(short(chosen.description, 140))
+    st.button("Open example", key="lib_open_example", on_click=_open_example_selected, args=(ws, svc),
               use_container_width=True)
 
 
-def _open_example_selected(ws: Workspace) -> None:
-    path = st.session_state.get("lib_example")
-    found = next((e for e in examples() if str(e.path) == path), None)
-    _load_example(ws, found.flow if found else None)
-
-
-def _load_example(ws: Workspace, flow: Flow | None) -> None:
-    if flow is None:
-        return
-    ws.load(flow, version=None, source="example")
-    ws.note("success", f"opened the example '{flow.name or flow.id}'; save it to keep your changes")
+def _open_example_selected(ws: Workspace, svc: Services) -> None:
+    key = st.session_state.get("lib_example")
+    if key:
+        request_open(ws, svc, {"kind": "example", "id": key})
 
 
 def _import(ws: Workspace, svc: Services) -> None:
@@ -149,14 +186,8 @@ def _import(ws: Workspace, svc: Services) -> None:
             st.markdown(f"- {plain(problem)}")
     else:
         st.success(f"{plain(upload.name)} is a valid flow", icon="✅")
-    st.button("Open imported flow", key="lib_open_import", on_click=_load_import,
-              args=(ws, result.flow), use_container_width=True)
-
-
-def _load_import(ws: Workspace, flow: Flow) -> None:
-    ws.load(flow, version=None, source="import")
-    st.session_state.pop(IMPORT_KEY, None)
-    ws.note("info", f"imported '{flow.id}' (not saved yet)")
+    st.button("Open imported flow", key="lib_open_import", on_click=request_open,
+              args=(ws, svc, {"kind": "import", "text": dumps_flow(result.flow)}), use_container_width=True)
 
 
 def _versions(ws: Workspace, svc: Services) -> None:
@@ -176,28 +207,25 @@ def _versions(ws: Workspace, svc: Services) -> None:
 
 
 def _open_version(ws: Workspace, svc: Services) -> None:
-    _load_saved(ws, svc, ws.flow.id, st.session_state.get("lib_version"))
+    request_open(ws, svc, {"kind": "saved", "id": ws.flow.id, "version": st.session_state.get("lib_version")})
 
 
 def _delete(ws: Workspace, svc: Services) -> None:
     if ws.version is None:
         return
     if not st.session_state.get("confirm_delete"):
-        st.button("Delete saved flow…", key="lib_delete", on_click=_ask_delete, use_container_width=True)
+        st.button("Delete saved flow…", key="lib_delete", on_click=_set_confirm, args=(True,),
+                  use_container_width=True)
         return
     st.warning(f"Delete '{ws.flow.id}' and all its versions? Its recorded runs stay.", icon="⚠️")
     c1, c2 = st.columns(2)
     c1.button("Delete for good", key="lib_delete_yes", type="primary", on_click=_delete_now,
               args=(ws, svc), use_container_width=True)
-    c2.button("Cancel", key="lib_delete_no", on_click=_cancel_delete, use_container_width=True)
+    c2.button("Cancel", key="lib_delete_no", on_click=_set_confirm, args=(False,), use_container_width=True)
 
 
-def _ask_delete() -> None:
-    st.session_state["confirm_delete"] = True
-
-
-def _cancel_delete() -> None:
-    st.session_state["confirm_delete"] = False
+def _set_confirm(value: bool) -> None:
+    st.session_state["confirm_delete"] = value
 
 
 def _delete_now(ws: Workspace, svc: Services) -> None:
@@ -212,43 +240,70 @@ def _delete_now(ws: Workspace, svc: Services) -> None:
     ws.note("success", f"deleted the saved flow '{flow_id}'; the canvas keeps an unsaved copy")
 
 
-# ---------------------------------------------------------------- deep links
+# ---------------------------------------------------------------- links
 def open_from_query(ws: Workspace, svc: Services) -> None:
-    """Once per browser session: `?flow=ID[&version=N]` opens a saved flow, `?example=NAME`
-    an example (by file name without .json)."""
+    """Once per browser session: `?flow=ID[&version=N]` opens that flow (with this browser's
+    draft of it, if any), `?example=NAME` an example or template; else a new flow."""
     if st.session_state.get("query_opened"):
         return
     st.session_state["query_opened"] = True
     params = st.query_params
-    if params.get("flow"):
+    flow_id, example = params.get("flow"), params.get("example")
+    if example:
+        open_target(ws, svc, {"kind": "example", "id": example})
+        if ws.source not in ("example", "template"):
+            names = ", ".join(e.key for e in examples())
+            ws.note("error", f"no example called '{example}'; examples: {names or 'none'}")
+        st.query_params.pop("example", None)
+    elif flow_id:
         version = params.get("version")
-        _load_saved(ws, svc, params["flow"], int(version) if version and version.isdigit() else None)
-    elif params.get("example"):
-        found = {e.path.stem: e for e in examples()}
-        example = found.get(params["example"])
-        if example is None or example.flow is None:
-            ws.note("error", f"no example called '{params['example']}'; examples: {', '.join(found) or 'none'}")
+        if version and version.isdigit():
+            _open_saved(ws, svc, flow_id, int(version))
+        elif keeper(svc).restore(ws, flow_id):
+            ws.note("info", f"restored your unsaved changes to '{flow_id}'")
         else:
-            _load_example(ws, example.flow)
+            _open_saved(ws, svc, flow_id)
+    if ws.version is None and ws.source == "new" and not ws.flow.nodes:
+        notices = ws.notices
+        open_target(ws, svc, {"kind": "new"})
+        ws.notices = notices   # a bad link's error stays; the "new flow" hint is not needed
+
+
+def sync_query(ws: Workspace) -> None:
+    """The address bar names the flow being edited, so reload and links land on it."""
+    if st.query_params.get("flow") != ws.flow.id:
+        st.query_params["flow"] = ws.flow.id
+    if "version" in st.query_params:
+        st.query_params.pop("version", None)
 
 
 # ---------------------------------------------------------------- save
-def save(ws: Workspace, svc: Services) -> None:
-    """Save the working copy as a new version; a stale base is refused, never overwritten."""
+def save(ws: Workspace, svc: Services) -> bool:
+    """Save the working copy as a new version; a stale base is refused, never overwritten.
+
+    A never-saved flow whose id is already taken gets a free id from its name first
+    (`my-flow-2`), so a second new flow is saved, not refused."""
+    if ws.version is None and ws.flow.id in saved_ids(svc):
+        old = ws.flow.id
+        new = unique_flow_id(ws.flow.name or ws.flow.id, saved_ids(svc))
+        ws.flow = ws.flow.model_copy(update={"id": new})
+        ws.note("info", f"'{old}' is taken by a saved flow, so this one is saved as '{new}'")
     problems = len(ws.issues(svc.registry))
     try:
         version = svc.store.save_flow(ws.flow, ws.version)
     except FlowExists as err:
         ws.note("error", f"Not saved: {err.message}. Give this flow another id under Properties "
-                         f"(click the empty canvas), or open the saved one from the library.")
-        return
+                         f"(click the empty canvas), or open the saved one under Flows.")
+        return False
     except StaleVersion as err:
-        ws.note("error", f"Not saved: {err.message}. Someone saved a newer version; open it from the "
-                         f"library and re-apply your change, or duplicate this flow to keep both.")
-        return
-    except ChainloomError as err:
+        ws.note("error", f"Not saved: {err.message}. Someone saved a newer version; open it under Flows "
+                         f"and re-apply your change, or duplicate this flow to keep both.")
+        return False
+    except (ChainloomError, FlowLoadError) as err:
         ws.note("error", f"Not saved: {err}")
-        return
+        return False
     ws.mark_saved(version)
     extra = f" (with {problems} problem(s) left to fix before it can run)" if problems else ""
     ws.note("success", f"saved '{ws.flow.id}' as version {version}{extra}")
+    return True
+

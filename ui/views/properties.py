@@ -1,5 +1,6 @@
-"""The Properties and Problems panels: node forms, edge details, flow settings,
-the port choice for an ambiguous connection, and the list of validation issues."""
+"""The Properties and Problems panels: node forms (essential fields first, advanced
+ones folded, provider-specific ones only for their provider), edge details, flow
+settings, and the list of validation issues."""
 
 from __future__ import annotations
 
@@ -11,60 +12,43 @@ from pydantic import BaseModel
 
 from engine.flow import FlowNode, NodePolicy
 from engine.node import NodeSpec
-from ui import canvas
-from ui.forms import FieldError, FormField, config_errors, form_fields, parse_widget, stored_config, widget_value
+from ui.forms import (FieldError, FormField, applies, config_errors, essential, form_fields, parse_widget,
+                      widget_value, with_field)
+from ui.ops import node_ports
 from ui.services import Services
 from ui.views.common import plain, set_panel
-from ui.workspace import Workspace
+from ui.views.library import saved_ids
+from ui.workspace import Workspace, edge_id
 
 MAX_JS_INT = (1 << 53) - 1
 FIELD_ERRORS = "field_errors"
 
 
+IO_NAME_LABEL = {"input": "Input name", "output": "Output name"}
+IO_NAME_HELP = {"input": "What callers call this input: `chainloom run FLOW --input NAME=...`, the API's "
+                         "`inputs`, the Run form. Also the node's label on the canvas.",
+                "output": "The name this output has in the run's result (CLI, API, Python). Also the node's "
+                          "label on the canvas."}
+
+
 def _key(ws: Workspace, *parts: str) -> str:
-    return ":".join(["p", str(ws.canvas_gen), str(ws.form_gen), *parts])
-
-
-# ---------------------------------------------------------------- pending connect
-def pending_connect(ws: Workspace) -> None:
-    pending = ws.pending
-    if pending is None:
-        return
-    with st.container(border=True):
-        st.markdown(f"**Connect `{pending.source}` → `{pending.target}`: which ports?**")
-        labels = [desc for _, _, desc in pending.pairs]
-        st.radio("Port pair", range(len(labels)), format_func=lambda i: labels[i], key="pending_pick",
-                 label_visibility="collapsed")
-        c1, c2 = st.columns(2)
-        c1.button("Connect", key="pending_ok", type="primary", on_click=_choose, args=(ws,),
-                  use_container_width=True)
-        c2.button("Cancel", key="pending_cancel", on_click=_cancel_pending, args=(ws,), use_container_width=True)
-
-
-def _choose(ws: Workspace) -> None:
-    ws.choose(int(st.session_state.get("pending_pick") or 0))   # read now, not when drawn
-    st.session_state.pop("pending_pick", None)
-
-
-def _cancel_pending(ws: Workspace) -> None:
-    ws.pending = None
-    ws.force_push = True
+    return ":".join(["p", str(ws.form_gen), *parts])
 
 
 # ---------------------------------------------------------------- properties
 def properties(ws: Workspace, svc: Services) -> None:
     selected = ws.selected
     fnode = ws.flow.node(selected) if selected else None
-    edge = next((e for e in ws.flow.edges if canvas.edge_id(e) == selected), None) if selected else None
+    edge = next((e for e in ws.flow.edges if edge_id(e) == selected), None) if selected else None
     if fnode is not None:
         node_panel(ws, svc, fnode)
     elif edge is not None:
         st.markdown(f"#### Edge `{edge.source}` → `{edge.target}`")
-        st.button("Delete edge", key="edge_delete", on_click=ws.delete_edge, args=(canvas.edge_id(edge),),
+        st.button("Delete edge", key="edge_delete", on_click=ws.delete_edge, args=(edge_id(edge),),
                   type="primary")
         _deselect_button(ws)
     else:
-        flow_panel(ws)
+        flow_panel(ws, svc)
 
 
 def _deselect_button(ws: Workspace) -> None:
@@ -76,38 +60,52 @@ def _deselect(ws: Workspace) -> None:
     ws.selected = None
 
 
-def flow_panel(ws: Workspace) -> None:
+def flow_panel(ws: Workspace, svc: Services) -> None:
     st.markdown("#### Flow settings")
-    st.caption("Click a node on the canvas to edit it; add nodes from the palette on the left.")
+    st.caption("Click a node on the canvas to edit it; drag nodes in from the palette on the canvas's left.")
     flow = ws.flow
-    st.text_input("Name", flow.name, key=_key(ws, "flow", "name"), on_change=_flow_info, args=(ws, "name"))
-    st.text_input("Id", flow.id, key=_key(ws, "flow", "id"), on_change=_flow_info, args=(ws, "flow_id"),
-                  help="Saved flows are stored under this id; a new id saves as a new flow")
-    st.text_area("Description", flow.description, key=_key(ws, "flow", "description"), on_change=_flow_info,
-                 args=(ws, "description"))
+    st.text_input("Flow name", flow.name, key=_key(ws, "flow", "name", flow.id), on_change=_flow_info,
+                  args=(ws, svc, "name"),
+                  help="Until the flow is first saved, its id follows its name (my-flow, my-flow-2, ...)")
+    st.text_input("Flow id", flow.id, key=_key(ws, "flow", "id", flow.id), on_change=_flow_info,
+                  args=(ws, svc, "flow_id"), help="Saved flows are stored under this id; a new id saves as a new flow")
+    st.text_area("Description", flow.description, key=_key(ws, "flow", "description", flow.id),
+                 on_change=_flow_info, args=(ws, svc, "description"))
     st.caption(f"{len(flow.nodes)} nodes · {len(flow.edges)} edges")
 
 
-def _flow_info(ws: Workspace, what: str) -> None:
-    value = st.session_state.get(_key(ws, "flow", "id" if what == "flow_id" else what), "")
-    error = ws.set_flow_info(**{what: value})
+def _flow_info(ws: Workspace, svc: Services, what: str) -> None:
+    field = "id" if what == "flow_id" else what
+    value = str(st.session_state.get(_key(ws, "flow", field, ws.flow.id), ""))
+    if what != "description" and ("\n" in value or "\r" in value):
+        ws.note("error", f"the flow's {field} is one line; remove the line breaks")
+        return
+    error = ws.set_flow_info(**{what: value.strip() if what != "description" else value},
+                             taken=lambda: saved_ids(svc))
     if error:
         ws.note("error", error)
 
 
 def node_panel(ws: Workspace, svc: Services, fnode: FlowNode) -> None:
     spec = svc.registry.get(fnode.type) if fnode.type in svc.registry else None
-    st.markdown(f"#### {plain(fnode.name or (spec.title if spec else fnode.id))}")
-    st.caption(f"`{fnode.type}` v{fnode.version}" + (f" — {spec.description}" if spec else " — unknown type"))
-    c1, c2 = st.columns(2)
-    c1.text_input("Name", fnode.name, key=_key(ws, fnode.id, "name"), on_change=_rename, args=(ws, fnode.id),
-                  placeholder=spec.title if spec else "", help="The label shown on the canvas")
-    c2.text_input("Id", fnode.id, key=_key(ws, fnode.id, "id"), on_change=_change_id, args=(ws, fnode.id),
-                  help="Edges refer to this id; changing it rewrites them")
+    io_role = spec.role if spec is not None and "name" in spec.config.model_fields else None
+    title = fnode.config.get("name") if io_role else fnode.name
+    st.markdown(f"#### {plain(title or (spec.title if spec else fnode.id))}")
+    st.caption(f"`{fnode.type}` · id `{fnode.id}`" + (f" — {spec.description}" if spec else " — unknown type"))
+    if not io_role:   # an input/output node is labelled by its input/output name (one field, below)
+        c1, c2 = st.columns(2)
+        c1.text_input("Label", fnode.name, key=_key(ws, fnode.id, "name"), on_change=_rename, args=(ws, fnode.id),
+                      placeholder=spec.title if spec else "", help="The title shown on the canvas")
+        c2.text_input("Id", fnode.id, key=_key(ws, fnode.id, "id"), on_change=_change_id, args=(ws, fnode.id),
+                      help="Edges refer to this id; changing it rewrites them")
+    if spec is not None:
+        config_form(ws, fnode, spec, io_role)
     _connections(ws, svc, fnode, spec)
     if spec is not None:
-        config_form(ws, fnode, spec)
         _policy(ws, fnode, spec)
+    if io_role:
+        st.text_input("Node id", fnode.id, key=_key(ws, fnode.id, "id"), on_change=_change_id,
+                      args=(ws, fnode.id), help="Edges refer to this id; changing it rewrites them")
     c1, c2 = st.columns(2)
     c1.button("Delete node", key=f"node_delete:{fnode.id}", on_click=ws.delete_node, args=(fnode.id,),
               use_container_width=True, help="Removes the node and its edges (Undo brings it back)")
@@ -128,7 +126,7 @@ def _change_id(ws: Workspace, node_id: str) -> None:
 
 
 def _connections(ws: Workspace, svc: Services, fnode: FlowNode, spec: NodeSpec | None) -> None:
-    ins, outs = canvas.safe_ports(spec, fnode.config, fnode.version)
+    ins, outs = node_ports(spec, fnode.config, fnode.version)
     edges = [e for e in ws.flow.edges if fnode.id in (e.source_node, e.target_node)]
     with st.expander(f"Ports and edges ({len(edges)})"):
         for port in ins:
@@ -140,29 +138,42 @@ def _connections(ws: Workspace, svc: Services, fnode: FlowNode, spec: NodeSpec |
             linked = [e.target for e in edges if e.source_node == fnode.id and e.source_port == port.name]
             st.markdown(f"↦ **{port.name}** `{port.type.value}` → " + (", ".join(f"`{t}`" for t in linked) or "—"))
         for e in edges:
-            st.button(f"Delete edge {e.source} → {e.target}", key=f"del_edge:{canvas.edge_id(e)}",
-                      on_click=ws.delete_edge, args=(canvas.edge_id(e),))
+            st.button(f"Delete edge {e.source} → {e.target}", key=f"del_edge:{edge_id(e)}",
+                      on_click=ws.delete_edge, args=(edge_id(e),))
 
 
 # ---------------------------------------------------------------- config form
-def config_form(ws: Workspace, fnode: FlowNode, spec: NodeSpec) -> None:
-    fields = form_fields(spec.config.model_json_schema())
+def config_form(ws: Workspace, fnode: FlowNode, spec: NodeSpec, io_role: str | None = None) -> None:
+    fields = [f for f in form_fields(spec.config.model_json_schema()) if applies(f, fnode.config)]
+    if io_role:   # the one name of an input/output node, first and clearly labelled
+        fields = sorted(fields, key=lambda f: f.name != "name")
+        fields = [FormField(**{**f.__dict__, "label": IO_NAME_LABEL[io_role], "help": IO_NAME_HELP[io_role]})
+                  if f.name == "name" else f for f in fields]
     if not fields:
         return
     errors = config_errors(spec.config, fnode.config)
-    parse_errors: dict[tuple[str, str], str] = st.session_state.setdefault(FIELD_ERRORS, {})
-    st.markdown("**Configuration**")
-    for field in fields:
-        value = fnode.config.get(field.name, field.default)
-        _widget(ws, fnode.id, field, value, spec.config)
-        for message in [parse_errors.get((fnode.id, field.name))] + errors.get(field.name, []):
-            if message:
-                st.markdown(f":red[⚠ {plain(message)}]")
+    main = [f for f in fields if essential(f) or errors.get(f.name)]
+    advanced = [f for f in fields if f not in main]
+    for field in main:
+        _field(ws, fnode, field, spec, errors)
+    if advanced:
+        changed = sum(1 for f in advanced if f.name in fnode.config)
+        with st.expander(f"Advanced ({len(advanced)})" + (f" · {changed} changed" if changed else "")):
+            for field in advanced:
+                _field(ws, fnode, field, spec, errors)
     for message in errors.get("", []):
         st.markdown(f":red[⚠ {plain(message)}]")
     extra = [k for k in errors if k and k not in {f.name for f in fields}]
     for name in extra:
         st.markdown(f":red[⚠ {plain(name)}: {plain('; '.join(errors[name]))}]")
+
+
+def _field(ws: Workspace, fnode: FlowNode, field: FormField, spec: NodeSpec, errors: dict[str, list[str]]) -> None:
+    parse_errors: dict[tuple[str, str], str] = st.session_state.setdefault(FIELD_ERRORS, {})
+    _widget(ws, fnode.id, field, fnode.config.get(field.name, field.default), spec.config)
+    for message in [parse_errors.get((fnode.id, field.name))] + errors.get(field.name, []):
+        if message:
+            st.markdown(f":red[⚠ {plain(message)}]")
 
 
 def _widget(ws: Workspace, node_id: str, field: FormField, value: Any, model: type[BaseModel]) -> None:
@@ -223,8 +234,8 @@ def _number(label: str, field: FormField, shown: Any, common: dict[str, Any]) ->
 
 def _apply_field(ws: Workspace, node_id: str, field: FormField, key: str, model: type[BaseModel]) -> None:
     fnode = ws.flow.node(node_id)
-    if fnode is None:
-        return
+    if fnode is None or key not in st.session_state:
+        return   # a report from a form that is gone (another node, another flow) changes nothing
     errors: dict[tuple[str, str], str] = st.session_state.setdefault(FIELD_ERRORS, {})
     try:
         value = parse_widget(field, st.session_state.get(key))
@@ -232,7 +243,7 @@ def _apply_field(ws: Workspace, node_id: str, field: FormField, key: str, model:
         errors[(node_id, field.name)] = str(err)
         return
     errors.pop((node_id, field.name), None)
-    ws.set_config(node_id, stored_config(model, {**fnode.config, field.name: value}))
+    ws.set_config(node_id, with_field(model, fnode.config, field, value))
 
 
 # ---------------------------------------------------------------- policy
@@ -287,5 +298,4 @@ def problems(ws: Workspace, svc: Services) -> None:
 
 def _select(ws: Workspace, node_id: str) -> None:
     ws.selected = node_id
-    ws.force_push = True   # a selection made outside the canvas must be drawn there
     set_panel("Properties")

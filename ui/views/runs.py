@@ -43,17 +43,31 @@ def is_live(ws: Workspace) -> bool:
     return ws.run is not None and bool(st.session_state.get(LIVE_KEY))
 
 
-def keep_polling(ws: Workspace) -> None:
-    """While a run is live, redraw the page every TICK seconds (call it last).
+def keep_polling(ws: Workspace, *, in_fragment: bool = False) -> None:
+    """While a run is live, redraw every TICK seconds (call it last).
 
-    The page reruns itself from the server rather than through a `run_every`
-    fragment: switching a fragment's timer on and off raced with the browser's
-    queued ticks and could drop the state of the fragment's widgets.
+    The script reruns itself from the server (the editor fragment only, when it is
+    one) rather than through a `run_every` timer: switching a fragment's timer on
+    and off raced with the browser's queued ticks and could drop widget state.
     """
     if TICK is None or not is_live(ws):
         return
     time.sleep(TICK)
-    st.rerun()
+    st.rerun(scope="fragment" if in_fragment else "app")
+
+
+def statuses(ws: Workspace) -> dict[str, dict[str, Any]]:
+    """The canvas's `statuses` arg: each node's state, time, tokens and reason in the shown run."""
+    if ws.run is None:
+        return {}
+    out = {}
+    for nid, trace in ws.run.snapshot().nodes.items():
+        tokens = (trace.usage or {}).get("total_tokens")
+        out[nid] = {"state": trace.status,
+                    "time_ms": round(trace.duration * 1000, 1) if trace.duration is not None else None,
+                    "tokens": int(tokens) if isinstance(tokens, int | float) else None,
+                    "reason": trace.reason or trace.error or None}
+    return out
 
 
 def start_run(ws: Workspace, svc: Services, inputs: dict[str, Any], session_id: str | None = None) -> LiveRun:
@@ -126,6 +140,7 @@ def show_run(ws: Workspace, snap: RunSnapshot) -> None:
         st.error(f"{head}: {plain(snap.error)}", icon="🚫")
         if snap.hint:
             st.info(f"What to do: {plain(snap.hint)}", icon="💡")
+    _selected_node(ws, snap)
     if snap.outputs:
         with st.container(key="run_outputs"):
             st.markdown("**Outputs**")
@@ -136,6 +151,16 @@ def show_run(ws: Workspace, snap: RunSnapshot) -> None:
                 else:
                     st.json(value, expanded=False)
     _trace(ws, snap)
+
+
+def _selected_node(ws: Workspace, snap: RunSnapshot) -> None:
+    """The node picked on the canvas (its outputs button), shown first."""
+    trace = snap.nodes.get(ws.selected or "")
+    if trace is None or trace.status == "queued":
+        return
+    with st.container(border=True, key="node_outputs"):
+        st.markdown(f"**Node `{plain(ws.selected)}`** · {STATUS_BADGE.get(trace.status, '')} {trace.status}")
+        _node_detail(trace)
 
 
 def _trace(ws: Workspace, snap: RunSnapshot) -> None:
