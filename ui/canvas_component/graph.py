@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from engine.flow import Edge, Flow, FlowNode
-from engine.node import NodeSpec
+from engine.node import NodeConfig, NodeSpec
 from engine.ports import Port, PortType, fits
 from engine.registry import Registry
 from engine.validate import Issue
@@ -85,16 +85,29 @@ def _short(value: Any) -> str:
     return text if len(text) <= VALUE_CHARS else text[:VALUE_CHARS - 1] + "…"
 
 
+_REQUIRED = object()
+_DEFAULTS: dict[type, dict[str, Any]] = {}
+
+
+def _defaults(config: type[NodeConfig]) -> dict[str, Any]:
+    """Each config field's default (`_REQUIRED` when it has none), computed once per
+    config class: pydantic's `get_default` inspects the factory's signature each call."""
+    if config not in _DEFAULTS:
+        _DEFAULTS[config] = {name: _REQUIRED if f.is_required() else f.get_default(call_default_factory=True)
+                             for name, f in config.model_fields.items()}
+    return _DEFAULTS[config]
+
+
 def summary(fnode: FlowNode, spec: NodeSpec | None) -> str:
     """The node's config in one line: the fields that differ from their defaults."""
     if spec is None:
         return f"unknown type '{fnode.type}'"
     parts = []
-    for name, field in spec.config.model_fields.items():
+    for name, default in _defaults(spec.config).items():
         if name not in fnode.config or any(w in name.lower() for w in SECRET_WORDS):
             continue
         value = fnode.config[name]
-        if not field.is_required() and value == field.get_default(call_default_factory=True):
+        if default is not _REQUIRED and value == default:
             continue
         if value in ("", None, [], {}):
             continue

@@ -37,6 +37,7 @@ interface Args {
 }
 
 const EMPTY: Graph = { nodes: [], edges: [] };
+const READABLE = 0.7;   // the fitted view never zooms out below this: text stays legible
 const nodeTypes = { cl: NodeView };
 const edgeTypes = { typed: TypedEdge };
 type CNode = Node<CanvasNodeData>;
@@ -176,9 +177,9 @@ function Canvas({ args }: { args: Args }) {
     const all = rf.getNodes();
     if (!all.length) return;
     void rf.fitView({ padding: 0.08, maxZoom: 1, duration: 0 }).then(() => {
-      if (rf.getViewport().zoom >= 0.5) return;
+      if (rf.getViewport().zoom >= READABLE) return;
       const minX = Math.min(...all.map((n) => n.position.x)), minY = Math.min(...all.map((n) => n.position.y));
-      void rf.setViewport({ x: -minX * 0.5 + 20, y: -minY * 0.5 + 20, zoom: 0.5 });
+      void rf.setViewport({ x: -minX * READABLE + 20, y: -minY * READABLE + 20, zoom: READABLE });
     });
   }, [rf]);
 
@@ -430,7 +431,8 @@ function Canvas({ args }: { args: Args }) {
   return (
     <ActionsContext.Provider value={nodeActions}>
       <EdgeActionsContext.Provider value={edgeActions}>
-        <div className="cl-root" data-testid="canvas-root" style={{ height }}>
+        <div className="cl-root" data-testid="canvas-root" style={{ height }}
+             data-seq={outbox.current?.lastSeq ?? 0} data-ack={args.ack ?? 0} data-revision={taken.current ?? ""}>
           {args.options?.palette !== false ? (
             <aside className="cl-side">
               <Palette catalog={args.catalog} onPick={clickAdd} />
