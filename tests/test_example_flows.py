@@ -19,7 +19,8 @@ from engine.runner import Runner
 from engine.validate import validate
 from nodes.registry import default_registry
 
-FLOWS = sorted((Path(__file__).resolve().parent.parent / "flows").glob("*.json"))
+_FOLDER = Path(__file__).resolve().parent.parent / "flows"
+FLOWS = sorted(_FOLDER.glob("*.json")) + sorted((_FOLDER / "templates").glob("*.json"))   # templates too
 
 EXPECTED: dict[str, dict[str, Any]] = {
     "hello": {"answer": "chainloom is a visual, no-code builder for LLM chains and agents."},

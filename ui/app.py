@@ -15,7 +15,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ui.views.common import keeper, services, workspace
-from ui.views.editor import editor
+from ui.views.editor import DIALOG_SHOWN, PAGE_RUN, editor
 from ui.views.library import PENDING_OPEN, confirm_open, open_from_query
 
 FRAGMENT = True   # the editor reruns on its own (set False to rerun the whole page per action)
@@ -38,10 +38,12 @@ run_editor = st.fragment(_editor) if FRAGMENT else _editor
 def main() -> None:
     st.set_page_config(page_title="chainloom", page_icon="🧶", layout="wide", initial_sidebar_state="collapsed")
     st.markdown(PAGE_CSS, unsafe_allow_html=True)
+    st.session_state[PAGE_RUN] = True
     svc, ws = services(), workspace()
     keeper(svc)
     open_from_query(ws, svc)
-    if st.session_state.get(PENDING_OPEN):
+    st.session_state[DIALOG_SHOWN] = bool(st.session_state.get(PENDING_OPEN))
+    if st.session_state[DIALOG_SHOWN]:
         confirm_open(ws, svc)
     run_editor()
 

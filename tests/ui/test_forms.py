@@ -68,3 +68,48 @@ def test_config_errors_are_reported_per_field() -> None:
 def test_stored_config_keeps_required_and_changed_values_only() -> None:
     assert stored_config(LLMConfig, {"model": "echo", "temperature": 0.5, "stop": []}) == {"temperature": 0.5}
     assert stored_config(FlowInputConfig, {"name": "q", "required": True}) == {"name": "q"}
+
+
+def test_one_line_fields_are_single_line_and_refuse_line_breaks() -> None:
+    llm = fields(_config("llm.chat"))
+    loader = fields(_config("loader.directory"))
+    assert llm["base_url"].kind == "text" and loader["path"].kind == "text" and loader["glob"].kind == "text"  # type: ignore[attr-defined]
+    with pytest.raises(FieldError, match="'Path' is one line \\(a path, URL or name\\); remove the line breaks"):
+        parse_widget(loader["path"], "docs\n/etc")  # type: ignore[arg-type]
+    assert parse_widget(loader["path"], "docs/notes") == "docs/notes"  # type: ignore[arg-type]
+    assert fields(FlowInputConfig)["description"].kind == "textarea"  # type: ignore[attr-defined]
+
+
+def test_an_empty_value_means_the_default_and_never_overwrites_it() -> None:
+    from ui.forms import with_field
+
+    ChatConfig = _config("llm.chat")  # noqa: N806
+    f = fields(ChatConfig)
+    config = {"provider": "scripted", "responses": ["hi"], "model": "m"}
+    assert with_field(ChatConfig, config, f["tools"], None) == config   # type: ignore[arg-type]
+    assert with_field(ChatConfig, config, f["model"], "  ") == {"provider": "scripted", "responses": ["hi"]}  # type: ignore[arg-type]
+    assert with_field(ChatConfig, config, f["responses"], []) == {"provider": "scripted", "model": "m"}  # type: ignore[arg-type]
+    assert with_field(ChatConfig, config, f["temperature"], 0.0)["temperature"] == 0.0  # type: ignore[arg-type]
+    name = fields(FlowInputConfig)["name"]
+    assert with_field(FlowInputConfig, {"name": "q"}, name, "") == {"name": ""}  # type: ignore[arg-type]  # required: shown as an error
+
+
+def test_essential_fields_first_and_provider_fields_only_where_they_apply() -> None:
+    from ui.forms import applies, essential
+
+    f = fields(_config("llm.chat"))
+    assert [n for n, x in f.items() if essential(x)][:5] == ["provider", "model", "base_url", "api_key_env",  # type: ignore[arg-type]
+                                                            "responses"]
+    assert not essential(f["temperature"]) and not essential(f["timeout_s"])  # type: ignore[arg-type]
+    shown = {p: {n for n, x in f.items() if applies(x, {"provider": p})}  # type: ignore[arg-type]
+             for p in ("offline", "scripted", "openai", "cohere")}
+    assert "responses" in shown["scripted"] and "responses" not in shown["offline"] | shown["openai"]
+    assert {"model", "base_url", "api_key_env"} <= shown["openai"] and not {"model", "base_url"} & shown["offline"]
+    assert "base_url" not in shown["cohere"] and "api_key_env" in shown["cohere"]
+    assert applies(f["responses"], {}) is False and applies(fields(LLMConfig)["model"], {}) is True  # type: ignore[arg-type]
+
+
+def _config(type_id: str) -> type:
+    from nodes.registry import default_registry
+
+    return default_registry().get(type_id).config

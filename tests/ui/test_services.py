@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -77,3 +78,50 @@ def test_free_flow_ids_stay_within_the_id_limit(tmp_path: Path) -> None:
     store.save_flow(qa_flow().model_copy(update={"id": long_id}), None)
     new = free_flow_id(long_id, store)
     assert new == "f" * 56 + "_2" and len(new) <= 64
+
+
+def test_examples_and_templates_are_package_data_found_through_importlib(monkeypatch: pytest.MonkeyPatch) -> None:
+    from importlib import resources
+
+    from ui import services
+
+    monkeypatch.delenv(services.EXAMPLES_ENV, raising=False)
+    package = Path(str(resources.files("flows")))
+    assert services.examples_dir() == package and services.templates_dir() == package / "templates"
+    assert {e.key for e in services.examples()} >= {"hello", "rag-qa"}
+    assert {e.key for e in services.templates()} == {"template:rag", "template:chat-memory", "template:agent-tools"}
+    cards = services.gallery()
+    assert [c["kind"] for c in cards[:3]] == ["template"] * 3 and all(c["description"] for c in cards)
+    assert all(len(c["description"]) <= 160 for c in cards)
+    hello = services.find_example("hello")
+    assert hello is not None and hello.flow is not None and hello.flow.id == "hello"
+    assert services.find_example("template:rag") is not None and services.find_example("nope") is None
+
+
+def test_an_installed_copy_lists_the_examples_and_templates_from_anywhere(tmp_path: Path) -> None:
+    """What a non-editable install gets: setuptools builds the packages (with their package
+    data) into a folder, and the gallery, run from another folder, lists every example."""
+    import shutil
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    src, lib, elsewhere = tmp_path / "src", tmp_path / "lib", tmp_path / "elsewhere"
+    shutil.copytree(root, src, ignore=shutil.ignore_patterns(".git", "node_modules", "__pycache__", "tests",
+                                                             "benchmarks", "*.egg-info", ".venv", "build"))
+    built = subprocess.run([sys.executable, "-c", "import setuptools; setuptools.setup()", "-q", "build_py",
+                            "--build-lib", str(lib)], cwd=src, capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr[-2000:]
+    for name in ("hello.json", "templates/rag.json", "data/shop.sql", "data/handbook/faq.md"):
+        assert (lib / "flows" / name).is_file(), name
+    elsewhere.mkdir()
+    probe = ("import json; from ui import services; "
+             "print(json.dumps([services.examples_dir().as_posix(), [c['id'] for c in services.gallery()]]))")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "CHAINLOOM_EXAMPLES")}
+    done = subprocess.run([sys.executable, "-c", probe], cwd=elsewhere, capture_output=True, text=True,
+                          timeout=300, env={**env, "PYTHONPATH": str(lib)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    folder, ids = json.loads(done.stdout)
+    assert folder == (lib / "flows").as_posix()
+    expected = {p.stem for p in (root / "flows").glob("*.json")}
+    assert set(ids) == expected | {f"template:{p.stem}" for p in (root / "flows" / "templates").glob("*.json")}

@@ -1,13 +1,18 @@
-"""The editing model: node ids and placement, connections, renames, undo, pushes."""
+"""The editing model: the canvas's ops applied to the workspace (all or nothing, with
+the server-side checks), the revision/ack rule, flow ids from names, and drafts."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from engine.flow import dumps_flow
+from engine.store import Store
 from tests.ui.demo_nodes import qa_flow, registry
-from ui import canvas
-from ui.canvas import CanvasEvent
-from ui.live import LiveRun
-from ui.workspace import PUSH_AHEAD_MS, Workspace, slug, unique_id
+from ui.drafts import DraftKeeper, draft_key
+from ui.ops import OpRefused, apply_ops
+from ui.workspace import Workspace, edge_id, flow_slug, unique_flow_id
 
 REG = registry()
 
@@ -19,141 +24,171 @@ def loaded() -> Workspace:
 
 
 def edges(ws: Workspace) -> set[str]:
-    return {canvas.edge_id(e) for e in ws.flow.edges}
+    return {edge_id(e) for e in ws.flow.edges}
 
 
-def test_ids_come_from_titles_and_stay_unique() -> None:
-    assert slug("Offline model") == "offline_model" and slug("9 lives") == "node_9_lives" and slug("") == "node"
-    assert unique_id("llm", {"llm", "llm_2"}) == "llm_3"
-    ws = loaded()
-    first = ws.add_node(REG.get("demo.llm"))
-    second = ws.add_node(REG.get("demo.llm"))
-    assert (first, second) == ("offline_model", "offline_model_2")
-    assert ws.add_node(REG.get("input.text")) == "text_input"
-    assert ws.flow.node("text_input").config == {"name": "text_input"}  # type: ignore[union-attr]
-
-
-def test_adding_a_node_moves_no_other_node_and_overlaps_none() -> None:
-    ws = loaded()
-    before = {n.id: n.position for n in ws.flow.nodes}
-    ws.selected = "llm"
-    new = ws.add_node(REG.get("demo.any"))
-    assert {n.id: n.position for n in ws.flow.nodes if n.id != new} == before
-    assert ws.flow.node(new).position == (540.0, 150.0)  # type: ignore[union-attr]  # below-right of llm
-    assert ws.selected == new and ws.dirty
-
-
-def test_connect_wires_asks_or_refuses() -> None:
-    ws = loaded()
-    join = ws.add_node(REG.get("demo.join"))
-    ws.connect("prompt", join, REG)
-    assert f"prompt.prompt->{join}.values" in edges(ws) and ws.selected == f"prompt.prompt->{join}.values"
-    ws.connect("llm", join, REG)             # llm has text and usage; only text fits Text
-    assert f"llm.text->{join}.values" in edges(ws)
-    ws.delete_edge("question.text->prompt.question")
-    ws.connect("question", "prompt", REG)    # question and context both take Text
-    assert ws.pending is not None and [p[1] for p in ws.pending.pairs] == ["context", "question"]
-    ws.choose(1)
-    assert "question.text->prompt.question" in edges(ws) and ws.pending is None
-    ws.connect("answer", "llm", REG)
-    assert ws.notices[-1].text.startswith("'answer' has no outputs")
-    ws.connect(join, "prompt", REG)          # prompt -> join exists
-    assert ws.notices[-1].text == f"connecting '{join}' to 'prompt' would make a cycle; flows are acyclic"
-    extra = ws.add_node(REG.get("input.text"))
-    ws.connect(extra, "prompt", REG)         # 'question' is taken, so 'context'
-    assert f"{extra}.text->prompt.context" in edges(ws)
-    more = ws.add_node(REG.get("input.text"))
-    ws.connect(more, "prompt", REG)
-    assert "every input of 'prompt' that fits (context, question) is already connected" in ws.notices[-1].text
-    count = len(ws.flow.edges)
-    ws.connect(more, "ghost", REG)           # a node that is gone by the time the event arrives
-    assert len(ws.flow.edges) == count
-
-
-def test_change_id_rewrites_edges_and_refuses_bad_ids() -> None:
-    ws = loaded()
-    ws.selected = "llm"
-    assert ws.change_id("llm", "model") is None
-    assert {"prompt.prompt->model.prompt", "model.text->answer.value"} <= edges(ws) and ws.selected == "model"
-    assert ws.change_id("model", "prompt") == "the id 'prompt' is already used by another node"
-    assert ws.change_id("model", "../x").startswith("an id starts with a letter")  # type: ignore[union-attr]
-    assert ws.rename("model", "The model") is None and ws.flow.node("model").name == "The model"  # type: ignore[union-attr]
-
-
-def test_undo_restores_the_previous_flow_and_redraws() -> None:
-    ws = loaded()
-    original = dumps_flow(ws.flow)
-    ws.delete_node("llm")
-    assert ws.flow.node("llm") is None and not any("llm" in e for e in edges(ws))
-    assert ws.undo() and dumps_flow(ws.flow) == original and ws.force_push and not ws.dirty
-    assert not ws.undo()
-
-
-def test_a_new_flow_id_is_a_new_stored_flow() -> None:
-    ws = loaded()
-    assert ws.set_flow_info(name="Renamed") is None and ws.version == 3
-    assert ws.set_flow_info(flow_id="other") is None and ws.version is None and ws.flow.id == "other"
-    assert ws.set_flow_info(flow_id="bad id") is not None
-
-
-def test_pushes_happen_for_model_changes_but_not_for_moves_and_clicks() -> None:
-    ws = loaded()
-    first, pushed = ws.canvas_state(REG)
-    assert pushed and first.timestamp >= canvas.now_ms() + PUSH_AHEAD_MS - 60_000
-    again, pushed = ws.canvas_state(REG)
-    assert not pushed and again.timestamp == 0     # the component ignores it: the user's view stays
-    ws.apply_event(CanvasEvent(timestamp=5, selected="llm", moved={"llm": (1.0, 2.0)}), REG)
-    state, pushed = ws.canvas_state(REG)
-    assert not pushed and ws.flow.node("llm").position == (1.0, 2.0) and ws.selected == "llm"  # type: ignore[union-attr]
-    assert next(n for n in state.nodes if n.id == "llm").position == {"x": 1.0, "y": 2.0}
-    ws.rename("llm", "Model")
-    state, pushed = ws.canvas_state(REG)
-    assert pushed and state.timestamp > first.timestamp
-
-
-def test_run_statuses_and_problems_become_node_looks() -> None:
-    ws = loaded()
-    ws.set_config("llm", {"temperature": 9})
-    looks = ws.looks(REG)
-    assert looks["llm"].problems and looks["llm"].problems[0].startswith("node 'llm': config field 'temperature'")
-    ws.run = LiveRun.replay([
-        {"kind": "run.started", "run_id": "r1", "flow_id": "qa", "nodes": ["question", "prompt", "llm", "answer"]},
-        {"kind": "node.finished", "run_id": "r1", "node": "prompt", "type": "demo.prompt", "duration": 0.25,
-         "usage": {"total_tokens": 12}},
-        {"kind": "node.started", "run_id": "r1", "node": "llm", "type": "demo.llm"},
-    ])
-    looks = ws.looks(REG)
-    assert (looks["prompt"].status, looks["prompt"].note) == ("done", "0.25 s · 12 tok")
-    assert looks["llm"].status == "running" and looks["answer"].status == "queued"
-    _, pushed = ws.canvas_state(REG)
-    assert pushed
-
-
-def test_notices_keep_the_newest_few() -> None:
+def test_flow_ids_come_from_names_and_stay_unique() -> None:
+    assert flow_slug("My flow!") == "my-flow" and flow_slug("  ") == "flow" and flow_slug("9 lives") == "flow-9-lives"
+    assert unique_flow_id("My flow", {"my-flow", "my-flow-2"}) == "my-flow-3"
+    assert unique_flow_id("Other", {"my-flow"}) == "other"
     ws = Workspace()
-    for n in range(5):
-        ws.note("info", f"n{n}")
-    assert [n.text for n in ws.current_notices()] == ["n2", "n3", "n4"]
+    ws.load(ws.flow, version=None, source="new")
+    assert ws.set_flow_info(name="Answer bot", taken=lambda: {"answer-bot"}) is None
+    assert (ws.flow.id, ws.flow.name) == ("answer-bot-2", "Answer bot")
+    assert ws.set_flow_info(flow_id="chosen") is None and not ws.id_from_name
+    assert ws.set_flow_info(name="Renamed") is None and ws.flow.id == "chosen"   # a chosen id stays
+    saved = loaded()
+    assert saved.set_flow_info(name="New name") is None and saved.flow.id == "qa"  # a saved flow keeps its id
 
 
-def test_a_static_output_may_feed_a_node_upstream_of_its_own_node() -> None:
-    """A parser's format instructions go into the prompt that feeds the parser: no cycle."""
-    from engine.flow import parse_flow
-    from nodes.registry import default_registry
-    from ui.workspace import Workspace
+def test_add_node_gets_default_config_and_inputs_are_named_after_their_id() -> None:
+    ws = loaded()
+    applied = ws.apply_batch(1, [{"op": "add_node", "id": "text", "type": "input.text", "position": [10.04, 20]},
+                                 {"op": "add_node", "id": "model_2", "type": "demo.llm", "position": None}], REG)
+    assert applied is not None and ws.ack == 1 and ws.selected == "model_2"
+    assert ws.flow.node("text").config == {"name": "text"} and ws.flow.node("text").position == (10.0, 20.0)  # type: ignore[union-attr]
+    assert ws.flow.node("model_2").config == {} and ws.flow.node("model_2").position is None  # type: ignore[union-attr]
+    assert ws.dirty
 
-    registry = default_registry()
+
+@pytest.mark.parametrize(("op", "message"), [
+    ({"op": "add_node", "id": "llm", "type": "demo.llm", "position": [0, 0]},
+     "a node with the id 'llm' already exists; reload the page"),
+    ({"op": "add_node", "id": "9x", "type": "demo.llm", "position": [0, 0]},
+     "'9x' is not a valid node id: it starts with a letter or _ and has only letters, digits, _ and - (at most 64)"),
+    ({"op": "add_node", "id": "x", "type": "nope.node", "position": [0, 0]},
+     "unknown node type 'nope.node'; pick one from the palette"),
+    ({"op": "connect", "from": "question.text", "to": "llm.model"},
+     "cannot connect question.text → llm.model: input 'model' expects LanguageModel, got Text; "
+     "connect an output of type LanguageModel"),
+    ({"op": "connect", "from": "question.text", "to": "prompt.question"},
+     "cannot connect question.text → prompt.question: that edge already exists"),
+    ({"op": "connect", "from": "llm.text", "to": "prompt.question"},
+     "cannot connect llm.text → prompt.question: input 'question' of 'prompt' already has an edge; "
+     "delete that edge first"),
+    ({"op": "connect", "from": "llm.text", "to": "prompt.context"},
+     "cannot connect llm.text → prompt.context: it would make a cycle (prompt already leads to llm); "
+     "flows are acyclic"),
+    ({"op": "connect", "from": "answer.value", "to": "llm.prompt"},
+     "node 'answer': output 'value' does not exist; outputs are: none"),
+    ({"op": "connect", "from": "ghost.text", "to": "llm.prompt"}, "connect: no node 'ghost' in the flow; reload the page"),
+    ({"op": "teleport"}, "op #1: unknown op 'teleport'; expected one of add_node, remove, connect, move, select, "
+                         "set_config, paste, action"),
+    ({"op": "move", "positions": {"llm": "here"}}, None),
+])
+def test_bad_ops_are_refused_with_the_reason(op: dict[str, object], message: str | None) -> None:
+    flow = qa_flow()
+    with pytest.raises(OpRefused) as err:
+        apply_ops(flow, [op], REG)
+    if message is not None:
+        assert str(err.value) == message
+    else:
+        assert str(err.value).startswith("op #1 (move): malformed")
+
+
+def test_a_refused_batch_changes_nothing_is_acknowledged_and_answered_with_a_revision() -> None:
+    ws = loaded()
+    before, revision = dumps_flow(ws.flow), ws.revision
+    assert ws.apply_batch(4, [{"op": "add_node", "id": "n", "type": "demo.any", "position": [0, 0]},
+                              {"op": "connect", "from": "answer.value", "to": "n.value"}], REG) is None
+    assert dumps_flow(ws.flow) == before and ws.ack == 4 and ws.revision == revision + 1
+    assert ws.toast is not None and ws.toast["text"] == "node 'answer': output 'value' does not exist; outputs are: none"
+    assert ws.apply_batch(4, [{"op": "remove", "nodes": ["llm"], "edges": []}], REG) is None   # already seen
+    assert ws.flow.node("llm") is not None
+
+
+def test_remove_move_select_set_config_and_paste() -> None:
+    ws = loaded()
+    ws.apply_batch(1, [{"op": "select", "id": "llm", "panel": "properties"}], REG)
+    applied = ws.apply_batch(2, [{"op": "remove", "nodes": ["llm"], "edges": [{"from": "prompt.prompt", "to": "llm.prompt"}]}], REG)
+    assert applied is not None and ws.flow.node("llm") is None and ws.selected is None
+    assert edges(ws) == {"question.text->prompt.question"}
+    ws.apply_batch(3, [{"op": "paste", "nodes": [{"id": "llm_2", "type": "demo.llm", "name": "Copy",
+                                                  "position": [1, 2], "config": {"model": "shout"}},
+                                                 {"id": "text_2", "type": "input.text", "position": [3, 4]}],
+                        "edges": [{"from": "prompt.prompt", "to": "llm_2.prompt"}]}], REG)
+    assert ws.flow.node("llm_2").config == {"model": "shout"} and ws.flow.node("llm_2").name == "Copy"  # type: ignore[union-attr]
+    assert ws.flow.node("text_2").config == {"name": "text_2"}  # type: ignore[union-attr]   # no config: defaults
+    assert "prompt.prompt->llm_2.prompt" in edges(ws)
+    gen = ws.form_gen
+    ws.apply_batch(4, [{"op": "set_config", "id": "llm_2", "config": {}, "name": ""},
+                       {"op": "move", "positions": {"llm_2": [50, 60]}}], REG)
+    fnode = ws.flow.node("llm_2")
+    assert fnode is not None and fnode.config == {} and fnode.name == "" and fnode.position == (50.0, 60.0)
+    assert ws.form_gen > gen
+
+
+def test_actions_come_back_to_the_page() -> None:
+    ws = loaded()
+    applied = ws.apply_batch(1, [{"op": "action", "name": "save", "arg": None},
+                                 {"op": "action", "name": "open_example", "arg": "hello"}], REG)
+    assert applied is not None and applied.actions == [("save", None), ("open_example", "hello")]
+
+
+def test_a_layout_of_a_saved_flow_is_not_an_unsaved_change() -> None:
+    ws = loaded()
+    ws.apply_batch(1, [{"op": "move", "positions": {"llm": [1, 1], "prompt": [2, 2]}}], REG)
+    assert not ws.dirty and ws.flow.node("llm").position == (1.0, 1.0)  # type: ignore[union-attr]
+    ws.apply_batch(2, [{"op": "remove", "nodes": ["answer"], "edges": []}], REG)
+    ws.apply_batch(3, [{"op": "move", "positions": {"llm": [5, 5]}}], REG)
+    assert ws.dirty
+
+
+def test_revision_moves_only_when_the_drawn_graph_changes() -> None:
+    ws = loaded()
+    first = ws.sync_revision({"nodes": [1]})
+    assert ws.sync_revision({"nodes": [1]}) == first
+    assert ws.sync_revision({"nodes": [1, 2]}) == first + 1
+    ws.load(qa_flow(), version=None, source="example")
+    assert ws.revision == first + 2   # a load always gives the canvas a new graph
+
+
+def test_dirty_means_unsaved_work() -> None:
     ws = Workspace()
-    ws.load(parse_flow({"schema_version": 1, "id": "p", "nodes": [
-        {"id": "prompt", "type": "prompt.template", "config": {"template": "{question}\n{format}"}},
-        {"id": "llm", "type": "llm.chat", "config": {}},
-        {"id": "parse", "type": "parser.json", "config": {}}],
-        "edges": [{"from": "prompt.prompt", "to": "llm.prompt"}, {"from": "llm.text", "to": "parse.text"}]}),
-        version=None, source="test")
-    ws.connect("parse", "prompt", registry)  # two Text inputs fit: the panel asks which
-    assert ws.pending is not None and [c[:2] for c in ws.pending.pairs] == [
-        ("format_instructions", "format"), ("format_instructions", "question")]
-    ws.choose(0)
-    assert "parse.format_instructions" in [e.source for e in ws.flow.edges]
-    ws.connect("llm", "prompt", registry)  # a real cycle is still refused
-    assert not any(e.source == "llm.text" and e.target_node == "prompt" for e in ws.flow.edges)
+    assert not ws.dirty   # an empty new flow loses nothing
+    ws.apply_batch(1, [{"op": "add_node", "id": "text", "type": "input.text", "position": [0, 0]}], REG)
+    assert ws.dirty
+    saved = loaded()
+    assert not saved.dirty
+    saved.set_config("llm", {"model": "echo"})
+    assert saved.dirty
+
+
+# ---------------------------------------------------------------- drafts
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+
+
+def test_drafts_are_kept_per_browser_and_flow_and_dropped_once_saved(store: Store) -> None:
+    store.save_flow(qa_flow(), None)
+    ws = Workspace()
+    ws.load(qa_flow(), version=1, source="saved")
+    keeper = DraftKeeper(store, "browser-a1")
+    keeper.keep(ws)
+    assert store.get_draft(draft_key("browser-a1", "qa")) is None   # nothing unsaved, nothing kept
+    ws.apply_batch(1, [{"op": "move", "positions": {"llm": [9, 9]}},
+                       {"op": "remove", "nodes": ["answer"], "edges": []}], REG)
+    keeper.keep(ws)
+    assert store.get_draft(draft_key("browser-a1", "qa")) is not None
+    again = Workspace()
+    assert DraftKeeper(store, "browser-a1").restore(again, "qa")
+    assert again.flow.node("answer") is None and again.version == 1 and again.dirty
+    assert not DraftKeeper(store, "browser-b2").restore(Workspace(), "qa")
+    store.save_flow(ws.flow, 1)
+    ws.mark_saved(2)
+    keeper.keep(ws)
+    assert store.get_draft(draft_key("browser-a1", "qa")) is None
+
+
+def test_a_draft_follows_a_renamed_new_flow(store: Store) -> None:
+    ws = Workspace()
+    keeper = DraftKeeper(store, "browser-a1")
+    ws.apply_batch(1, [{"op": "add_node", "id": "text", "type": "input.text", "position": [0, 0]}], REG)
+    keeper.keep(ws)
+    ws.set_flow_info(name="Renamed flow")
+    keeper.keep(ws)
+    assert store.get_draft(draft_key("browser-a1", "untitled-flow")) is None
+    restored = Workspace()
+    assert keeper.restore(restored, "renamed-flow")
+    assert restored.version is None and restored.id_from_name and restored.flow.node("text") is not None

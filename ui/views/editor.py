@@ -28,6 +28,8 @@ from ui.views.runs import LIVE_KEY, history_panel, is_live, keep_polling, run_pa
 from ui.views.use import use_panel
 from ui.workspace import Workspace
 
+PAGE_RUN = "page_run"    # True while the whole page (not only the editor fragment) is running
+DIALOG_SHOWN = "dialog_shown"   # the last page run opened the unsaved-changes dialog
 CANVAS_HEIGHT = 760
 PANEL_HEIGHT = 700
 
@@ -50,8 +52,7 @@ def _compat() -> dict[str, list[str]]:
 def editor(ws: Workspace, svc: Services, *, in_fragment: bool) -> None:
     """Everything that changes while editing one flow (run as a fragment when `in_fragment`)."""
     take_canvas_batches(ws, svc)
-    if st.session_state.get(PENDING_OPEN):
-        st.rerun(scope="app")     # the unsaved-changes dialog is opened by the full page
+    _dialog_bookkeeping()
     if is_live(ws) and (ws.run is None or ws.run.snapshot().finished):
         st.session_state[LIVE_KEY] = False   # this rerun draws the result; polling stops
     header(ws, svc)
@@ -64,6 +65,17 @@ def editor(ws: Workspace, svc: Services, *, in_fragment: bool) -> None:
     keeper(svc).keep(ws)
     sync_query(ws)
     keep_polling(ws, in_fragment=in_fragment)
+
+
+def _dialog_bookkeeping() -> None:
+    """The unsaved-changes dialog is opened by the full page: rerun it when an open was
+    asked for after the page's check; a dialog dismissed with its ✕ asks no more."""
+    pending, shown = st.session_state.get(PENDING_OPEN), st.session_state.get(DIALOG_SHOWN)
+    if pending and not shown:
+        st.rerun(scope="app")
+    if pending and shown and not st.session_state.get(PAGE_RUN):
+        st.session_state.pop(PENDING_OPEN, None)
+    st.session_state[PAGE_RUN] = False
 
 
 # ---------------------------------------------------------------- canvas
