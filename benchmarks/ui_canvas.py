@@ -28,6 +28,7 @@ Needs /usr/bin/chromium (never `playwright install`).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import statistics
@@ -42,9 +43,9 @@ from playwright.sync_api import FrameLocator, Page, sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine.flow import parse_flow  # noqa: E402
-from engine.store import open_store  # noqa: E402
-from ui.launch import serve, stop  # noqa: E402
+from engine.flow import parse_flow
+from engine.store import open_store
+from ui.launch import serve, stop
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -65,7 +66,7 @@ def bench_flow(n: int) -> dict[str, Any]:
                       "position": [40 + (k % 10) * 300, 240 + (k // 10) * 200]})
     nodes.append({"id": "sink", "type": "flow.merge", "config": {}, "position": [40, 20]})
     edges = [{"from": f"{a}.text", "to": f"{b}.{'value' if b == 'out' else 'text'}"}
-             for a, b in zip(ids, ids[1:], strict=False)]
+             for a, b in itertools.pairwise(ids)]
     return {"schema_version": 1, "id": f"bench{n}", "name": f"Benchmark, {n} nodes", "nodes": nodes, "edges": edges}
 
 

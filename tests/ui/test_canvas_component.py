@@ -94,3 +94,21 @@ def test_unapplied_reads_a_message_without_pending_as_one_batch() -> None:
     assert unapplied({"seq": 2, "base": 1, "ops": [{"op": "select", "id": None}]}, 1) == [
         Batch(2, 1, [{"op": "select", "id": None}])]
     assert unapplied({"seq": "x", "ops": []}, 0) == []
+
+
+def test_the_built_bundle_is_in_the_package_and_declared_as_package_data() -> None:
+    import fnmatch
+    import re
+    import tomllib
+
+    from ui.canvas_component import DIST
+
+    html = (DIST / "index.html").read_text()
+    assets = re.findall(r'(?:src|href)="\./(assets/[^"]+)"', html)
+    assert sorted(assets) == ["assets/canvas.js", "assets/index.css"]
+    assert all((DIST / a).is_file() for a in assets)
+    package, repo = DIST.parents[1], DIST.parents[3]
+    globs = tomllib.loads((repo / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"][
+        "ui.canvas_component"]
+    shipped = [p.relative_to(package).as_posix() for p in DIST.rglob("*") if p.is_file()]
+    assert shipped and all(any(fnmatch.fnmatch(f, g) for g in globs) for f in shipped), shipped

@@ -43,6 +43,13 @@ const edgeTypes = { typed: TypedEdge };
 type CNode = Node<CanvasNodeData>;
 type CEdge = Edge<CanvasEdgeData>;
 
+const sameStatus = (a: Status | undefined, b: Status | undefined): boolean =>
+  a === b || (!!a && !!b && a.state === b.state && a.time_ms === b.time_ms && a.tokens === b.tokens && a.reason === b.reason);
+
+/** `prev` itself when `next` holds the same elements: React Flow then skips its work. */
+const unchanged = <T,>(prev: T[], next: T[]): T[] =>
+  prev.length === next.length && next.every((x, i) => x === prev[i]) ? prev : next;
+
 interface Dangling { side: "out" | "in"; node: string; port: string; type: string; x: number; y: number; at: XY }
 
 export function App() {
@@ -78,13 +85,18 @@ function Canvas({ args }: { args: Args }) {
   const pastes = useRef(0);
   const needFit = useRef(true);
   const selectOnly = useRef<Set<string> | null>(null);   // select exactly these once they are drawn
+  const syncRef = useRef<(g: Graph, st: Record<string, Status>) => void>(() => undefined);
   const dimStyle = useRef<HTMLStyleElement | null>(null);
   const wrapper = useRef<HTMLDivElement | null>(null);
   const initialized = useNodesInitialized();
   const catalog: Catalog = useMemo(() => new Map(args.catalog.map((c) => [c.type, c])), [args.catalog]);
   const statuses = args.statuses ?? {};
 
-  const setGraph = useCallback((g: Graph) => { graphRef.current = g; setGraphState(g); }, []);
+  const setGraph = useCallback((g: Graph) => {
+    graphRef.current = g;
+    setGraphState(g);
+    syncRef.current(g, statusesRef.current);
+  }, []);
   const flash = useCallback((text: string, level = "error") => setToast((t) => ({ text, level, n: (t?.n ?? 0) + 1 })), []);
 
   const send = useCallback((ops: Op[]) => {
@@ -137,34 +149,38 @@ function Canvas({ args }: { args: Args }) {
     return () => clearTimeout(t);
   }, [toast]);
 
-  // ---- graph -> React Flow elements (reuse unchanged ones: 500 nodes stay cheap)
-  useEffect(() => {
+  // ---- graph -> React Flow elements, in the same render as the graph change (one
+  // pass: an edge is drawn on the first frame after mouse up); unchanged ones are reused
+  const sync = useCallback((g: Graph, st: Record<string, Status>) => {
     const only = selectOnly.current;
     selectOnly.current = null;
     setNodes((prev) => {
       const old = new Map(prev.map((n) => [n.id, n]));
-      return graph.nodes.map((g, i) => {
-        const p = old.get(g.id);
-        const status = statuses[g.id];
-        if (only && p && p.selected !== only.has(g.id)) return { ...p, selected: only.has(g.id) };
-        if (p && p.data.node === g && p.data.status === status) return p;
-        const position = g.position ? { x: g.position[0], y: g.position[1] } : p?.position ?? { x: 40 + (i % 8) * 280, y: 40 + Math.floor(i / 8) * 200 };
-        return { ...(p ?? {}), id: g.id, type: "cl", position, data: { node: g, status },
-                 selected: only ? only.has(g.id) : p?.selected ?? g.id === lastSelected.current } as CNode;
-      });
+      return unchanged(prev, g.nodes.map((gn, i) => {
+        const p = old.get(gn.id);
+        const status = sameStatus(p?.data.status, st[gn.id]) ? p?.data.status : st[gn.id];
+        const selected = only ? only.has(gn.id) : p?.selected ?? gn.id === lastSelected.current;
+        if (p && p.data.node === gn && p.data.status === status) return p.selected === selected ? p : { ...p, selected };
+        const position = gn.position ? { x: gn.position[0], y: gn.position[1] } : p?.position ?? { x: 40 + (i % 8) * 280, y: 40 + Math.floor(i / 8) * 200 };
+        return { ...(p ?? {}), id: gn.id, type: "cl", position, data: { node: gn, status }, selected } as CNode;
+      }));
     });
     setEdges((prev) => {
       const old = new Map(prev.map((e) => [e.id, e]));
-      return graph.edges.map((e) => {
+      return unchanged(prev, g.edges.map((e) => {
         const id = edgeId(e);
         const p = old.get(id);
         if (p && p.data?.type === e.type && p.data?.problem === e.problem) return p;
         const [s, sp] = splitRef(e.from), [t, tp] = splitRef(e.to);
         return { id, source: s, target: t, sourceHandle: `out-${sp}`, targetHandle: `in-${tp}`, type: "typed",
                  data: { type: e.type, problem: e.problem }, selected: p?.selected ?? false } as CEdge;
-      });
+      }));
     });
-  }, [graph, statuses]);
+  }, []);
+  const statusesRef = useRef(statuses);
+  statusesRef.current = statuses;
+  syncRef.current = sync;
+  useEffect(() => { sync(graphRef.current, statuses); }, [statuses, sync]);
 
   // ---- layout: nodes without a position get an elk layout, then one move op
   const sizes = useCallback(() => {
