@@ -171,4 +171,4 @@ def graph_args(flow: Flow, registry: Registry, problems: Iterable[Issue] = ()) -
         inputs[fnode.id] = {p.name: p for p in ins}
         outputs[fnode.id] = {p.name: p for p in outs}
         nodes.append(_node_args(fnode, spec, by_node.get(fnode.id, []), ins, outs))
-    return {"nodes": nodes, "edges": [edge_args(e, outputs, inputs) for e in flow.edges]}
+    return {"id": flow.id, "nodes": nodes, "edges": [edge_args(e, outputs, inputs) for e in flow.edges]}

@@ -124,7 +124,8 @@ function Canvas({ args }: { args: Args }) {
     if (!box.settled(args.ack ?? 0)) return;
     if (args.revision !== taken.current) {
       const incoming = args.graph ?? EMPTY;
-      if (taken.current !== null && changedByOthers(graphRef.current, incoming)) history.current.record(graphRef.current);
+      if (incoming.id !== graphRef.current.id) history.current = new History(100);   // another flow
+      else if (taken.current !== null && changedByOthers(graphRef.current, incoming)) history.current.record(graphRef.current);
       taken.current = args.revision;
       setGraph(incoming);
       if (incoming.nodes.length === 0) needFit.current = true;
@@ -455,6 +456,8 @@ function Canvas({ args }: { args: Args }) {
               {showMinimap ? (
                 <div className="cl-minimap-box">
                   <MiniMap pannable zoomable style={{ position: "relative", margin: 0, width: 228, height: 150 }}
+                           bgColor="#ffffff" maskColor="rgba(226, 232, 240, 0.65)" maskStrokeColor="#6366f1" maskStrokeWidth={2}
+                           nodeStrokeColor="#64748b" nodeBorderRadius={4}
                            nodeColor={(n) => (n as CNode).data?.node?.problems?.length ? "#fca5a5" : "#cbd5e1"} />
                 </div>
               ) : null}

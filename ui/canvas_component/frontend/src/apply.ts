@@ -30,6 +30,7 @@ function applyOne(g: Graph, op: Op, catalog: Catalog): Graph {
       const gone = new Set(op.nodes);
       const cut = new Set(op.edges.map(edgeId));
       return {
+        ...g,
         nodes: g.nodes.filter((n) => !gone.has(n.id)),
         edges: g.edges.filter((e) => !cut.has(edgeId(e)) && !gone.has(splitRef(e.from)[0]) && !gone.has(splitRef(e.to)[0])),
       };
@@ -49,7 +50,7 @@ function applyOne(g: Graph, op: Op, catalog: Catalog): Graph {
     case "paste": {
       const nodes = [...g.nodes, ...op.nodes.map((p: PasteNode) => pasted(p, catalog))];
       const edges = [...g.edges, ...op.edges.map((e) => ({ ...e, type: edgeType(nodes, e.from), problem: null }))];
-      return { nodes, edges };
+      return { ...g, nodes, edges };
     }
     default:
       return g;

@@ -39,6 +39,7 @@ export interface GEdge {
 }
 
 export interface Graph {
+  id?: string;
   nodes: GNode[];
   edges: GEdge[];
 }

@@ -114,3 +114,18 @@ describe("copy/paste", () => {
     expect(pasteOp(copySelection(g, []), g, 40)).toBeNull();
   });
 });
+
+describe("graph identity", () => {
+  it("keeps the flow id through every op", () => {
+    const g = { ...sample(), id: "flow-1" };
+    const ops: Op[] = [
+      { op: "add_node", id: "x", type: "demo.any", position: [0, 0] },
+      { op: "remove", nodes: ["x"], edges: [] },
+      { op: "paste", nodes: [{ id: "y", type: "demo.any", position: [0, 0] }], edges: [] },
+      { op: "connect", from: "q.text", to: "y.value" },
+      { op: "move", positions: { y: [1, 1] } },
+      { op: "set_config", id: "y", config: {} },
+    ];
+    for (const op of ops) expect(applyOps(g, [op], CAT).id).toBe("flow-1");
+  });
+});
