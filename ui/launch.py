@@ -100,14 +100,16 @@ def free_port() -> int:
 
 
 def serve(port: int | None = None, env: Mapping[str, str] | None = None, timeout: float = 60.0,
-          log: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
-    """Start the app in the background; returns (process, base URL) once it answers."""
+          log: Path | None = None, cwd: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """Start the app in the background (in `cwd`: the folder flows' paths are relative to);
+    returns (process, base URL) once it answers."""
     import urllib.error  # noqa: PLC0415 - here, so that `chainloom --help` does not load http.client
     import urllib.request  # noqa: PLC0415
 
     port = port or free_port()
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - lives as long as the process
-    proc = subprocess.Popen(command(port), env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(command(port), env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT,
+                            cwd=cwd)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -65,7 +65,7 @@ def chat_panel(ws: Workspace, svc: Services) -> None:
     name = chat_input_name(ws.flow, svc)
     if name is None:
         st.info("This flow has no chat input. Add an input node named `message` (or a chat input node) "
-                "to talk to the flow here.", icon="💬")
+                "to talk to the flow here.", icon=":material/chat:")
         return
     flow_id = ws.flow.id
     session = _session(flow_id)

@@ -24,7 +24,8 @@ PANEL_GEN = "panel_gen"        # generation of the panel switch widget
 CANVAS_KEY = "canvas"          # the canvas component's key (its last message lives there)
 _IMAGE = re.compile(r"!\[")
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~$])")
-NOTICE_ICON = {"success": "✅", "info": "ℹ️", "warning": "⚠️", "error": "🚫"}
+NOTICE_ICON = {"success": ":material/check_circle:", "info": ":material/info:", "warning": ":material/warning:",
+               "error": ":material/block:"}
 COOKIE_DAYS = 400
 
 

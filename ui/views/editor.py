@@ -56,7 +56,7 @@ def editor(ws: Workspace, svc: Services, *, in_fragment: bool) -> None:
     if is_live(ws) and (ws.run is None or ws.run.snapshot().finished):
         st.session_state[LIVE_KEY] = False   # this rerun draws the result; polling stops
     header(ws, svc)
-    left, right = st.columns([13, 7], gap="small")
+    left, right = st.columns([7, 3], gap="small")
     with left:
         draw_canvas(ws, svc)
     with right:
@@ -121,7 +121,7 @@ def header(ws: Workspace, svc: Services) -> None:
             state = "never saved" if ws.source in ("new", "draft") else f"from {ws.source}, not saved"
         else:
             state = f"version {ws.version}" + (" · unsaved changes" if ws.dirty else " · saved")
-        check = "empty" if not ws.flow.nodes else f"⚠️ {len(issues)} problem(s)" if issues else "✅ valid"
+        check = "empty" if not ws.flow.nodes else f"⚠ {len(issues)} problem(s)" if issues else "✓ valid"
         st.caption(f"`{ws.flow.id}` · {state} · {check} · {len(ws.flow.nodes)} nodes")
     save_col.button("Save", key="save", on_click=save, args=(ws, svc), type="primary", use_container_width=True,
                     help="Save as a new version (Ctrl+S on the canvas); a stale version is refused, not overwritten")

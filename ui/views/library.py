@@ -175,17 +175,17 @@ def _import(ws: Workspace, svc: Services) -> None:
         return
     result = read_import(upload.getvalue(), svc.registry, upload.name)
     if result.flow is None:
-        st.error(f"Cannot import {plain(upload.name)}: {len(result.problems)} problem(s)", icon="🚫")
+        st.error(f"Cannot import {plain(upload.name)}: {len(result.problems)} problem(s)", icon=":material/block:")
         for problem in result.problems:
             st.markdown(f"- {plain(problem)}")
         return
     if result.problems:
         st.warning(f"{plain(upload.name)} has {len(result.problems)} problem(s); you can open it to fix them",
-                   icon="⚠️")
+                   icon=":material/warning:")
         for problem in result.problems:
             st.markdown(f"- {plain(problem)}")
     else:
-        st.success(f"{plain(upload.name)} is a valid flow", icon="✅")
+        st.success(f"{plain(upload.name)} is a valid flow", icon=":material/check_circle:")
     st.button("Open imported flow", key="lib_open_import", on_click=request_open,
               args=(ws, svc, {"kind": "import", "text": dumps_flow(result.flow)}), use_container_width=True)
 
@@ -217,7 +217,7 @@ def _delete(ws: Workspace, svc: Services) -> None:
         st.button("Delete saved flow…", key="lib_delete", on_click=_set_confirm, args=(True,),
                   use_container_width=True)
         return
-    st.warning(f"Delete '{ws.flow.id}' and all its versions? Its recorded runs stay.", icon="⚠️")
+    st.warning(f"Delete '{ws.flow.id}' and all its versions? Its recorded runs stay.", icon=":material/warning:")
     c1, c2 = st.columns(2)
     c1.button("Delete for good", key="lib_delete_yes", type="primary", on_click=_delete_now,
               args=(ws, svc), use_container_width=True)

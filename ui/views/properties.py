@@ -283,7 +283,7 @@ def _apply_policy(ws: Workspace, node_id: str) -> None:
 def problems(ws: Workspace, svc: Services) -> None:
     issues = ws.issues(svc.registry)
     if not issues:
-        st.success("No problems: this flow can run.", icon="✅")
+        st.success("No problems: this flow can run.", icon=":material/check_circle:")
         return
     st.markdown(f"**{len(issues)} problem{'s' if len(issues) != 1 else ''}** — click one to select its node")
     for n, issue in enumerate(issues):

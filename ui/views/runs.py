@@ -21,7 +21,7 @@ from ui.workspace import Workspace
 
 STATUS_BADGE = {"queued": "○", "running": "◐", "done": "●", "failed": "✖", "skipped": "⤼", "cached": "◆",
                 "cancelled": "⊘"}
-RUN_BADGE = {"starting": "⏳", "running": "⏳", "succeeded": "✅", "failed": "🚫", "timeout": "⏱", "cancelled": "⊘"}
+RUN_BADGE = {"starting": "◌", "running": "◐", "succeeded": "●", "failed": "✖", "timeout": "◷", "cancelled": "⊘"}
 LIVE_KEY = "run_is_live"
 TICK: float | None = 0.4   # seconds between redraws while a run is live (None: off, for tests)
 
@@ -82,7 +82,7 @@ def start_run(ws: Workspace, svc: Services, inputs: dict[str, Any], session_id: 
 def run_panel(ws: Workspace, svc: Services) -> None:
     issues = errors(ws.issues(svc.registry))  # warnings (an unset secret) do not stop a run
     if issues:
-        st.warning(f"Fix {len(issues)} problem(s) before running (see Problems).", icon="⚠️")
+        st.warning(f"Fix {len(issues)} problem(s) before running (see Problems).", icon=":material/warning:")
     _inputs_form(ws, svc, disabled=bool(issues) or is_live(ws))
     if ws.run is not None:
         snap = ws.run.snapshot()
@@ -137,9 +137,9 @@ def show_run(ws: Workspace, snap: RunSnapshot) -> None:
     if snap.status == "failed" or snap.error:
         node = snap.failed_node
         head = f"Node **{node}** failed" if node else "The run failed"
-        st.error(f"{head}: {plain(snap.error)}", icon="🚫")
+        st.error(f"{head}: {plain(snap.error)}", icon=":material/block:")
         if snap.hint:
-            st.info(f"What to do: {plain(snap.hint)}", icon="💡")
+            st.info(f"What to do: {plain(snap.hint)}", icon=":material/lightbulb:")
     _selected_node(ws, snap)
     if snap.outputs:
         with st.container(key="run_outputs"):
@@ -180,9 +180,9 @@ def _trace(ws: Workspace, snap: RunSnapshot) -> None:
 
 def _node_detail(trace: NodeTrace) -> None:
     if trace.error:
-        st.error(plain(trace.error), icon="🚫")
+        st.error(plain(trace.error), icon=":material/block:")
         if trace.hint:
-            st.info(f"What to do: {plain(trace.hint)}", icon="💡")
+            st.info(f"What to do: {plain(trace.hint)}", icon=":material/lightbulb:")
     if trace.reason:
         st.caption(plain(trace.reason))
     if trace.tokens:

@@ -18,10 +18,10 @@ BASE_URL_ENV = "CHAINLOOM_API_URL"   # where `chainloom serve` answers, for the 
 def use_panel(ws: Workspace, svc: Services) -> None:
     st.markdown("#### Use this flow")
     if ws.version is None:
-        st.info("Save the flow first: the API runs saved flows by their id.", icon="💾")
+        st.info("Save the flow first: the API runs saved flows by their id.", icon=":material/save:")
         return
     if ws.dirty:
-        st.warning("The API runs the last saved version; save to include your latest changes.", icon="⚠️")
+        st.warning("The API runs the last saved version; save to include your latest changes.", icon=":material/warning:")
     base = os.environ.get(BASE_URL_ENV) or "http://127.0.0.1:8000"
     inputs = {name: default if default is not None else f"<{name}>"
               for name, _, default, _, _ in flow_inputs(ws.flow, svc)}
