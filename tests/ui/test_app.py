@@ -130,7 +130,7 @@ def run_button(at: AppTest) -> Any:
 def test_the_empty_canvas_offers_templates_and_examples_not_a_problem(home: Path) -> None:
     at = start()
     args = drawn(at)
-    assert args["graph"] == {"nodes": [], "edges": []} and args["ack"] == 0
+    assert args["graph"]["nodes"] == [] and args["graph"]["edges"] == [] and args["ack"] == 0
     kinds = {(e["id"], e["kind"]) for e in args["examples"]}
     assert {("template:rag", "template"), ("template:chat-memory", "template"),
             ("template:agent-tools", "template"), ("qa", "example")} <= kinds
