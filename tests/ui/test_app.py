@@ -467,3 +467,16 @@ def test_a_live_run_shows_running_nodes(home: Path, monkeypatch: pytest.MonkeyPa
     run_to_end(at)
     assert [c.value for c in at.code][0] == "HI" and at.session_state["run_is_live"] is False
     common._services.clear()
+
+
+def test_the_offline_model_chats_with_memory_in_answers_not_raw_memory_lines(home: Path) -> None:
+    at = start(example="template:chat-memory")
+    assert ws_of(at).flow.id == "chat-memory"
+    switch(at, "Chat")
+    replies = []
+    for message in ("Hi, I'm Ada and I live in Lisbon.", "Where do I live?"):
+        at.chat_input(key="chat_box").set_value(message).run()
+        run_to_end(at)
+        replies.append(unescape(at.chat_message[-1].markdown[0].value))
+    assert replies == ["Noted. Ask me a question and I will answer from what I was given.",
+                       'You said: "Hi, I\'m Ada and I live in Lisbon."']

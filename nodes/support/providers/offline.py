@@ -4,8 +4,13 @@ It does not generate text. It finds the question in its own prompt (the last
 sentence ending in '?', else the last line that is not a bare label such as
 "Answer:"), scores every other sentence of the prompt against it with BM25 over
 lightly stemmed words, and answers with the best few sentences in their original
-order. When nothing in the prompt is relevant it says so. In JSON mode it answers
-`{"answer": "<those sentences>"}`; it never calls tools. Its model name,
+order. When nothing in the prompt is relevant it says so. In a conversation it reads
+as a reply: lines of a chat history ("User: ...", "Assistant: ...", and earlier
+messages by role) are never quoted raw: the assistant's own earlier turns are never
+repeated, what the person said comes back as `You said: "..."`, sentences that
+instruct the model ("You are a friendly assistant.") are never the answer, and a
+message that only tells something ("Hi, I'm Ada.") is acknowledged. In JSON mode it
+answers `{"answer": "<those sentences>"}`; it never calls tools. Its model name,
 `offline-extractive`, appears in every trace so nobody mistakes it for an LLM.
 """
 
@@ -39,6 +44,7 @@ NO_CONTEXT = ("The offline extractive model answers only from text in its prompt
               "holds nothing but the question. Give it some context to draw on, or choose a real "
               "model provider (openai, or a local OpenAI-compatible server).")
 NOT_FOUND = "I could not find an answer to that in the text I was given."
+NOTED = "Noted. Ask me a question and I will answer from what I was given."
 EMPTY = "I was given an empty prompt, so I have nothing to answer from."
 
 STOPWORDS = frozenset("""
@@ -57,12 +63,20 @@ _BULLET = re.compile(r"^\s*(?:[-*•>]+|\d+[.)]|#+)\s+")
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 _LABEL = re.compile(r"^[\w ()/-]{1,40}:$")
 _LEADING_LABEL = re.compile(r"^[A-Za-z][\w ]{0,30}:\s+")
+_SPEAKER = re.compile(r"^\s*(user|human|person|you|assistant|ai|bot|model)\s*:\s*", re.IGNORECASE)
+_INSTRUCTION = re.compile(r"^(you are|you're|act as|use |answer |respond|reply |be |do not|don't|always |never |"
+                          r"only answer|keep |remember to)", re.IGNORECASE)
+_TELLING = re.compile(r"^(hi|hello|hey|thanks|thank you|i |i'm|i am|my |we |we're|our )", re.IGNORECASE)
+USER, MODEL, TEXT = "user", "assistant", "text"
+_ROLES = {"user": USER, "human": USER, "person": USER, "you": USER,
+          "assistant": MODEL, "ai": MODEL, "bot": MODEL, "model": MODEL}
 
 
 @dataclass(frozen=True, slots=True)
 class Sentence:
     text: str
     terms: tuple[str, ...]
+    speaker: str = TEXT      # who said it in a conversation: user | assistant | text (not a turn)
 
 
 def terms(text: str) -> tuple[str, ...]:
@@ -75,6 +89,17 @@ def split_sentences(text: str) -> list[str]:
     for line in text.splitlines():
         line = _BULLET.sub("", line).strip()
         out.extend(s.strip() for s in _SENTENCE_BREAK.split(line) if s.strip())
+    return out
+
+
+def spoken(text: str, speaker: str = TEXT) -> list[tuple[str, str]]:
+    """(sentence, speaker) pairs: a line starting "User:" or "Assistant:" is that turn's."""
+    out: list[tuple[str, str]] = []
+    for line in text.splitlines():
+        who, match = speaker, _SPEAKER.match(line)
+        if match:
+            who, line = _ROLES[match.group(1).lower()], line[match.end():]
+        out.extend((s, who) for s in split_sentences(line))
     return out
 
 
@@ -112,25 +137,56 @@ def _is_statement(sentence: str) -> bool:
     return not _LABEL.match(sentence) and not end.endswith("?") and not heading
 
 
-def extract_answer(prompt: str, context: str = "") -> str:
-    """The offline model's whole behaviour, as a pure function of its prompt (and earlier messages)."""
-    sentences = split_sentences(prompt)
-    if not sentences:
+def _may_answer(sentence: str, speaker: str) -> bool:
+    """A statement that is neither the model's own earlier turn nor an instruction to it."""
+    return speaker != MODEL and _is_statement(sentence) and not _INSTRUCTION.match(sentence)
+
+
+def extract_answer(prompt: str, context: str | list[tuple[str, str]] = "") -> str:
+    """The offline model's whole behaviour, as a pure function of its prompt and earlier
+    messages (text, or (role, content) pairs)."""
+    said = spoken(prompt)
+    if not said:
         return EMPTY
+    sentences = [s for s, _ in said]
     q_index = find_question(sentences)
     question = "" if q_index is None else sentences[q_index]
     question = _LEADING_LABEL.sub("", question) or question
-    pool = split_sentences(context) + [s for i, s in enumerate(sentences) if i != q_index]
-    candidates = [Sentence(s, terms(s)) for s in pool if _is_statement(s)]
+    earlier = spoken(context) if isinstance(context, str) else \
+        [pair for role, text in context for pair in spoken(text, _ROLES.get(role, TEXT))]
+    pool = earlier + [pair for i, pair in enumerate(said) if i != q_index]
+    candidates = [Sentence(s, terms(s), who) for s, who in pool if _may_answer(s, who)]
     if not candidates:
-        return NO_CONTEXT
+        return _nothing_found(question, NO_CONTEXT)
     scores = bm25(terms(question), candidates)
     best = max(scores)
     if best <= 0:
-        return NOT_FOUND
+        return _nothing_found(question, NOT_FOUND)
     ranked = sorted(range(len(candidates)), key=lambda i: (-scores[i], i))
     chosen = sorted(i for i in ranked[:MAX_SENTENCES] if scores[i] >= KEEP_RATIO * best)
-    return " ".join(candidates[i].text for i in chosen)
+    return _reply([candidates[i] for i in chosen])
+
+
+def _nothing_found(question: str, otherwise: str) -> str:
+    """A message that only tells something is acknowledged; a real question is told the truth."""
+    telling = question and not question.rstrip("\"') ").endswith("?") and _TELLING.match(question)
+    return NOTED if telling else otherwise
+
+
+def _reply(chosen: list[Sentence]) -> str:
+    """The chosen sentences; what the person said earlier is quoted back as theirs."""
+    parts: list[str] = []
+    quoted: list[str] = []
+    for sentence in chosen + [Sentence("", (), TEXT)]:
+        if sentence.speaker == USER:
+            quoted.append(sentence.text)
+            continue
+        if quoted:
+            parts.append('You said: "' + " ".join(quoted) + '"')
+            quoted = []
+        if sentence.text:
+            parts.append(sentence.text)
+    return " ".join(parts)
 
 
 class OfflineModel:
@@ -141,8 +197,8 @@ class OfflineModel:
     async def complete(self, request: ChatRequest, on_token: TokenSink) -> Completion:
         messages = request.messages
         prompt = messages[-1].content if messages else ""
-        context = "\n".join(m.content for m in messages[:-1])
-        if len(prompt) + len(context) > THREAD_ABOVE_CHARS:  # ~10 ms of scoring: keep the loop free
+        context = [(m.role, m.content) for m in messages[:-1]]
+        if len(prompt) + sum(len(text) for _, text in context) > THREAD_ABOVE_CHARS:  # ~10 ms of scoring: keep the loop free
             answer = await asyncio.to_thread(extract_answer, prompt, context)
         else:
             answer = extract_answer(prompt, context)

@@ -111,3 +111,30 @@ def test_headings_are_not_quoted_as_answers() -> None:
     prompt = ("# Returns and Refunds\n\n## Equipment\n\nGrinders can be returned within 60 days if unused.\n\n"
               "Question: How long do I have to return a grinder?")
     assert extract_answer(prompt) == "Grinders can be returned within 60 days if unused."
+
+
+# ---------------------------------------------------------------- in a conversation (the chat playground)
+MEMORY_PROMPT = """You are Fernhill Coffee's friendly assistant. Use what you remember about the person.
+
+What you remember:
+User: Hi, I'm Ada and I live in Lisbon.
+Assistant: Noted. Ask me a question and I will answer from what I was given.
+
+Their new message:
+{q}"""
+
+
+def test_a_memory_turn_answers_without_raw_memory_lines_or_the_instructions() -> None:
+    from nodes.support.providers.offline import NOTED
+
+    assert extract_answer(MEMORY_PROMPT.format(q="Where do I live?")) == 'You said: "Hi, I\'m Ada and I live in Lisbon."'
+    assert extract_answer(MEMORY_PROMPT.format(q="Who are you, the assistant?")) == NOT_FOUND   # not its instructions
+    assert extract_answer(MEMORY_PROMPT.format(q="Thanks, I like espresso.")) == NOTED
+    assert extract_answer(MEMORY_PROMPT.format(q="Can I ask a question?")) == NOT_FOUND   # never its own old reply
+
+
+def test_earlier_messages_by_role_are_context_but_its_own_turns_are_not_repeated() -> None:
+    messages = (Message("user", "My order number is 4411."), Message("assistant", "Your order number is 4411, noted."),
+                Message("user", "What is my order number?"))
+    got = asyncio.run(OfflineModel().complete(ChatRequest(messages=messages), lambda t: None))
+    assert got.text == 'You said: "My order number is 4411."'
