@@ -17,7 +17,7 @@ import { elkLayout } from "./layout";
 import { ActionsContext, NodeView, type CanvasNodeData } from "./NodeView";
 import { Outbox } from "./outbox";
 import { DRAG_TYPE, Palette } from "./Palette";
-import { NODE_W, freeSpot, nodeHeight, type Rect } from "./placement";
+import { NODE_W, clampInto, freeSpot, nodeHeight, type Rect } from "./placement";
 import { onRender, setComponentValue, setFrameHeight } from "./streamlit";
 import { EdgeActionsContext, TypedEdge, type CanvasEdgeData } from "./TypedEdge";
 import type { CatalogEntry, Compat, Example, Graph, Op, Status, XY } from "./types";
@@ -85,6 +85,7 @@ function Canvas({ args }: { args: Args }) {
   const pastes = useRef(0);
   const needFit = useRef(true);
   const selectOnly = useRef<Set<string> | null>(null);   // select exactly these once they are drawn
+  const viewRectRef = useRef<() => Rect>(() => ({ x: -1e6, y: -1e6, w: 2e6, h: 2e6 }));
   const syncRef = useRef<(g: Graph, st: Record<string, Status>) => void>(() => undefined);
   const dimStyle = useRef<HTMLStyleElement | null>(null);
   const wrapper = useRef<HTMLDivElement | null>(null);
@@ -320,13 +321,15 @@ function Canvas({ args }: { args: Args }) {
   // ---- adding nodes: palette drop, click-to-add, add + connect
   const newId = (type: string) => uniqueId(idStem(type), new Set(graphRef.current.nodes.map((n) => n.id)));
 
-  const addAt = useCallback((type: string, position: XY, extra: (id: string) => Op[] = () => []) => {
+  const addAt = useCallback((type: string, at: XY, extra: (id: string) => Op[] = () => [], clamp = true) => {
     const id = newId(type);
+    const entry = catalog.get(type);
+    const position = !clamp ? at : clampInto(at, { w: NODE_W, h: nodeHeight(entry?.inputs.length ?? 1, entry?.outputs.length ?? 1) }, viewRectRef.current());
     lastSelected.current = id;
     selectOnly.current = new Set([id]);
     commit([{ op: "add_node", id, type, position }, ...extra(id), { op: "select", id, panel: "properties" }]);
     return id;
-  }, [commit]);
+  }, [catalog, commit]);
 
   const viewRect = useCallback((): Rect => {
     const b = wrapper.current?.getBoundingClientRect();
@@ -334,6 +337,7 @@ function Canvas({ args }: { args: Args }) {
     const br = rf.screenToFlowPosition({ x: (b?.right ?? 800) - 10, y: (b?.bottom ?? 600) - 10 });
     return { x: tl.x, y: tl.y, w: br.x - tl.x, h: br.y - tl.y };
   }, [rf]);
+  viewRectRef.current = viewRect;
 
   const rects = useCallback((): Rect[] => rf.getNodes().map((n) => ({
     x: n.position.x, y: n.position.y, w: n.measured?.width ?? NODE_W,
@@ -347,7 +351,7 @@ function Canvas({ args }: { args: Args }) {
     const near = sel.length ? rects().find((r, i) => rf.getNodes()[i].id === sel[sel.length - 1].id) ?? null : null;
     const view = viewRect();
     const spot = freeSpot(rects(), size, view, near);
-    addAt(type, spot);
+    addAt(type, spot, undefined, false);
     const r = { x: spot[0], y: spot[1], ...size };
     if (r.x < view.x || r.y < view.y || r.x + r.w > view.x + view.w || r.y + r.h > view.y + view.h)
       void rf.setCenter(r.x + r.w / 2, r.y + r.h / 2, { zoom: rf.getViewport().zoom, duration: 0 });
@@ -463,7 +467,7 @@ function Canvas({ args }: { args: Args }) {
               ) : null}
             </aside>
           ) : null}
-          <div className="cl-flow" ref={wrapper} onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "move"; }} onDrop={onDrop}>
+          <div className="cl-flow" data-testid="canvas-flow" ref={wrapper} onDragOver={(e) => { e.preventDefault(); e.dataTransfer.dropEffect = "move"; }} onDrop={onDrop}>
             <ReactFlow<CNode, CEdge>
               nodes={nodes} edges={edges} nodeTypes={nodeTypes} edgeTypes={edgeTypes}
               onNodesChange={onNodesChange} onEdgesChange={onEdgesChange}

@@ -45,3 +45,10 @@ export function freeSpot(taken: Rect[], size: { w: number; h: number }, view: Re
 export function nodeHeight(inputs: number, outputs: number): number {
   return 58 + 22 * (inputs + outputs) + 8;
 }
+
+/** `pos` moved just enough that a node of `size` there lies inside `view` (when it fits). */
+export function clampInto(pos: XY, size: { w: number; h: number }, view: Rect, margin = 12): XY {
+  const x = Math.min(Math.max(pos[0], view.x + margin), view.x + view.w - size.w - margin);
+  const y = Math.min(Math.max(pos[1], view.y + margin), view.y + view.h - size.h - margin);
+  return [Math.round(Math.max(x, view.x)), Math.round(Math.max(y, view.y))];
+}

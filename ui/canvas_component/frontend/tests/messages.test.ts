@@ -48,3 +48,13 @@ describe("placement of click-to-add", () => {
     }
   });
 });
+
+describe("a node dropped near the edge of the view", () => {
+  it("is moved inside the view, and left alone when it is inside", async () => {
+    const { clampInto } = await import("../src/placement");
+    const view = { x: 100, y: 50, w: 800, h: 600 };
+    expect(clampInto([850, 600], { w: 220, h: 100 }, view)).toEqual([668, 538]);
+    expect(clampInto([0, 0], { w: 220, h: 100 }, view)).toEqual([112, 62]);
+    expect(clampInto([300, 200], { w: 220, h: 100 }, view)).toEqual([300, 200]);
+  });
+});
