@@ -7,7 +7,7 @@ import {
   type Connection, type Edge, type EdgeChange, type FinalConnectionState, type Node, type NodeChange, type OnSelectionChangeParams,
 } from "@xyflow/react";
 import React, { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import { applyOps, changedByOthers, diffGraphs, type Catalog } from "./apply";
+import { applyOps, changedByOthers, diffGraphs, reuseEqual, type Catalog } from "./apply";
 import { copySelection, pasteOp, type Clip } from "./clipboard";
 import { typeColor } from "./colors";
 import { checkConnection, matchingPort, sourcesOf, targetsOf } from "./connect";
@@ -124,7 +124,7 @@ function Canvas({ args }: { args: Args }) {
     box.acknowledge(args.ack ?? 0);
     if (!box.settled(args.ack ?? 0)) return;
     if (args.revision !== taken.current) {
-      const incoming = args.graph ?? EMPTY;
+      const incoming = reuseEqual(graphRef.current, args.graph ?? EMPTY);
       if (incoming.id !== graphRef.current.id) history.current = new History(100);   // another flow
       else if (taken.current !== null && changedByOthers(graphRef.current, incoming)) history.current.record(graphRef.current);
       taken.current = args.revision;

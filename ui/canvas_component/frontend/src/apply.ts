@@ -118,3 +118,15 @@ export function changedByOthers(local: Graph, incoming: Graph): boolean {
   const pending = new Set(local.nodes.filter((n) => n.config === undefined).map((n) => n.id));
   return diffGraphs(local, incoming).some((op) => op.op !== "move" && !(op.op === "set_config" && pending.has(op.id)));
 }
+
+/** `next` with every node and edge that equals its counterpart in `prev` replaced by
+ * that counterpart: a new revision from Python then re-renders only what changed. */
+export function reuseEqual(prev: Graph, next: Graph): Graph {
+  const nodes = new Map(prev.nodes.map((n) => [n.id, n]));
+  const edges = new Map(prev.edges.map((e) => [edgeId(e), e]));
+  return {
+    ...next,
+    nodes: next.nodes.map((n) => { const p = nodes.get(n.id); return p && same(p, n) ? p : n; }),
+    edges: next.edges.map((e) => { const p = edges.get(edgeId(e)); return p && same(p, e) ? p : e; }),
+  };
+}

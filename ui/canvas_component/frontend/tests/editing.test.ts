@@ -129,3 +129,17 @@ describe("graph identity", () => {
     for (const op of ops) expect(applyOps(g, [op], CAT).id).toBe("flow-1");
   });
 });
+
+describe("a new revision from Python", () => {
+  it("keeps the objects of unchanged nodes and edges, so only changed ones re-render", async () => {
+    const { reuseEqual } = await import("../src/apply");
+    const a = sample();
+    const b: Graph = JSON.parse(JSON.stringify(a));
+    b.nodes[1].summary = "temperature: 0";
+    const r = reuseEqual(a, b);
+    expect(r.nodes[0]).toBe(a.nodes[0]);
+    expect(r.nodes[1]).toBe(b.nodes[1]);
+    expect(r.edges[0]).toBe(a.edges[0]);
+    expect(r).toEqual(b);
+  });
+});
