@@ -37,7 +37,7 @@ interface Args {
 }
 
 const EMPTY: Graph = { nodes: [], edges: [] };
-const READABLE = 0.7;   // the fitted view never zooms out below this: text stays legible
+const READABLE = 0.6;   // the automatic fit never zooms out below this: text stays legible
 const nodeTypes = { cl: NodeView };
 const edgeTypes = { typed: TypedEdge };
 type CNode = Node<CanvasNodeData>;
@@ -484,7 +484,8 @@ function Canvas({ args }: { args: Args }) {
               <Background gap={20} size={1} color="#e2e8f0" />
               <Panel position="top-right" className="cl-toolbar">
                 <button data-testid="toolbar-layout" title="Auto layout (elk layered)" onClick={autoLayout}>⇶ Layout</button>
-                <button data-testid="toolbar-fit" title="Fit view" onClick={fitReadable}>⤢ Fit</button>
+                <button data-testid="toolbar-fit" title="Fit the whole flow in view"
+                        onClick={() => void rf.fitView({ padding: 0.08, maxZoom: 1, minZoom: 0.1, duration: 0 })}>⤢ Fit</button>
                 <button data-testid="toolbar-zoom-in" title="Zoom in" onClick={() => void rf.zoomIn({ duration: 0 })}>+</button>
                 <button data-testid="toolbar-zoom-out" title="Zoom out" onClick={() => void rf.zoomOut({ duration: 0 })}>−</button>
                 <button data-testid="toolbar-undo" title="Undo (Ctrl+Z)" disabled={!history.current.canUndo} onClick={() => travel("undo")}>↶</button>

@@ -1,10 +1,16 @@
-// Port-aware layered layout with elk (its bundled build: no web worker needed).
-import ELK from "elkjs/lib/elk.bundled.js";
+// Port-aware layered layout with elk (its bundled build: no web worker needed). elk
+// is most of the bundle's weight, so it is loaded on the first layout, not with the page.
+import type { ELK as Elk } from "elkjs/lib/elk-api";
 import { NODE_W, nodeHeight } from "./placement";
 import type { Graph, XY } from "./types";
 import { splitRef } from "./types";
 
-const elk = new ELK();
+let elk: Promise<Elk> | null = null;
+
+function loadElk(): Promise<Elk> {
+  elk ??= import("elkjs/lib/elk.bundled.js").then((m) => new m.default());
+  return elk;
+}
 
 const OPTIONS: Record<string, string> = {
   "elk.algorithm": "layered",
@@ -37,7 +43,7 @@ export async function elkLayout(graph: Graph, sizes: Map<string, { w: number; h:
       const s = `${sn}.out.${sp}`, t = `${tn}.in.${tp}`;
       return { id: `e${i}`, sources: [portIds.has(s) ? s : sn], targets: [portIds.has(t) ? t : tn] };
     });
-  const out = await elk.layout({ id: "root", layoutOptions: OPTIONS, children, edges });
+  const out = await (await loadElk()).layout({ id: "root", layoutOptions: OPTIONS, children, edges });
   const positions: Record<string, XY> = {};
   for (const c of out.children ?? []) positions[c.id] = [Math.round((c.x ?? 0) + 40), Math.round((c.y ?? 0) + 40)];
   return positions;
