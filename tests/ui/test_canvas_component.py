@@ -6,7 +6,7 @@ from typing import Any
 
 from engine.flow import parse_flow
 from engine.ports import PortType
-from engine.validate import Issue
+from engine.issues import Issue
 from tests.ui import demo_nodes
 from ui.canvas_component import Batch, unapplied
 from ui.canvas_component.graph import catalog_args, compat_args, graph_args

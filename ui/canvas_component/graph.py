@@ -16,7 +16,7 @@ from engine.flow import Edge, Flow, FlowNode
 from engine.node import NodeConfig, NodeSpec
 from engine.ports import Port, PortType, fits
 from engine.registry import Registry
-from engine.validate import Issue
+from engine.issues import Issue
 
 SUMMARY_CHARS = 60
 VALUE_CHARS = 24
