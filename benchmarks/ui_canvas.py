@@ -120,9 +120,12 @@ WATCH_CONNECT = """([sel, testid]) => {
   d.addEventListener('mouseup', () => { t0 = w.performance.now(); }, {capture: true, once: true});
   const tick = () => {
     const r = d.querySelector('[data-testid="canvas-root"]');
-    if (t0 !== null && client === null && d.querySelector(`[data-testid="${testid}"]`)) client = w.performance.now() - t0;
+    const drawn = d.querySelector(`[data-testid="${testid}"]`);
+    if (t0 !== null && client === null && drawn) client = w.performance.now() - t0;
     const seq = Number(r.dataset.seq), ack = Number(r.dataset.ack);
-    if (client !== null && seq > seq0 && ack >= seq) { window.__t = {client, python: w.performance.now() - t0}; return; }
+    if (client !== null && seq > seq0 && ack >= seq) {
+      window.__t = {client, python: w.performance.now() - t0}; return;
+    }
     w.requestAnimationFrame(tick);
   };
   w.requestAnimationFrame(tick);
@@ -131,7 +134,9 @@ WATCH_FRAMES = """(sel) => {
   const w = document.querySelector(sel).contentWindow;
   window.__frames = []; window.__framing = true;
   let last = w.performance.now();
-  const tick = (t) => { window.__frames.push(t - last); last = t; if (window.__framing) w.requestAnimationFrame(tick); };
+  const tick = (t) => {
+    window.__frames.push(t - last); last = t; if (window.__framing) w.requestAnimationFrame(tick);
+  };
   w.requestAnimationFrame(tick);
 }"""
 
@@ -253,8 +258,9 @@ def report(rows: list[tuple[int, dict[str, list[float]]]], repeat: int, loads: t
     for n, res in rows:
         print(f"{n:>5} {'chainloom':<15}| {cell(res['load'])} | {cell(res['select'])} | {cell(res['connect_client'])} |"
               f"   {cell(res['connect_python'])} | {cell(res['drag_frame'])}")
-        print(f"{'':>5} {'streamlit-flow':<15}| {old_cell(base, n, 'load')} | {old_cell(base, n, 'select_to_properties')} |"
-              f" {'(same as →)':>13} |   {old_cell(base, n, 'connect_to_edge_from_python')} | {'not measured':>13}")
+        print(f"{'':>5} {'streamlit-flow':<15}| {old_cell(base, n, 'load')} |"
+              f" {old_cell(base, n, 'select_to_properties')} | {'(same as →)':>13} |"
+              f"   {old_cell(base, n, 'connect_to_edge_from_python')} | {'not measured':>13}")
     print("targets at 100 nodes: select ≤ 150, connect ≤ 50 client / ≤ 300 Python, warm load ≤ 2000; "
           "at 500 nodes every interaction ≤ 500")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from engine.flow import parse_flow
-from engine.ports import PortType
 from engine.issues import Issue
+from engine.ports import PortType
 from tests.ui import demo_nodes
 from ui.canvas_component import Batch, unapplied
 from ui.canvas_component.graph import catalog_args, compat_args, graph_args

@@ -54,7 +54,7 @@ def _declared() -> Any:
     """Declare the component once per process (the dev URL wins when set)."""
     global _component
     if _component is None:
-        import streamlit.components.v1 as components
+        import streamlit.components.v1 as components  # noqa: PLC0415 - only the app needs Streamlit
 
         dev = os.environ.get(DEV_URL_ENV)
         if dev:

@@ -13,10 +13,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from engine.flow import Edge, Flow, FlowNode
+from engine.issues import Issue
 from engine.node import NodeConfig, NodeSpec
 from engine.ports import Port, PortType, fits
 from engine.registry import Registry
-from engine.issues import Issue
 
 SUMMARY_CHARS = 60
 VALUE_CHARS = 24
