@@ -14,7 +14,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,7 +118,7 @@ class Workspace:
         self.version, self.saved_text, self.source, self.id_from_name = version, dumps_flow(self.flow), "saved", False
 
     def issues(self, registry: Registry) -> list[Issue]:
-        key = hashlib.sha1(dumps_flow(self.flow).encode()).hexdigest()
+        key = hashlib.sha1(dumps_flow(self.flow).encode(), usedforsecurity=False).hexdigest()
         if self._issues is None or self._issues[0] != key:
             self._issues = (key, check(self.flow, registry)[1])
         return self._issues[1]
@@ -131,7 +131,7 @@ class Workspace:
         return out
 
     # ------------------------------------------------------------ the component's batches
-    def apply_batch(self, seq: int, ops: list[Mapping[str, Any]], registry: Registry) -> Applied | None:
+    def apply_batch(self, seq: int, ops: Sequence[Mapping[str, Any]], registry: Registry) -> Applied | None:
         """Apply one batch of the component's ops (all or nothing); None when refused.
 
         The batch is acknowledged either way; a refused one is answered with a new
@@ -164,7 +164,7 @@ class Workspace:
 
     def sync_revision(self, graph: Mapping[str, Any]) -> int:
         """Bump `revision` when the graph Python would draw differs from the last one drawn."""
-        sig = hashlib.sha1(json.dumps(graph, sort_keys=True, default=str).encode()).hexdigest()
+        sig = hashlib.sha1(json.dumps(graph, sort_keys=True, default=str).encode(), usedforsecurity=False).hexdigest()
         if sig != self.drawn:
             if self.drawn is not None:
                 self.revision += 1

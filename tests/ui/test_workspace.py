@@ -71,7 +71,8 @@ def test_add_node_gets_default_config_and_inputs_are_named_after_their_id() -> N
      "flows are acyclic"),
     ({"op": "connect", "from": "answer.value", "to": "llm.prompt"},
      "node 'answer': output 'value' does not exist; outputs are: none"),
-    ({"op": "connect", "from": "ghost.text", "to": "llm.prompt"}, "connect: no node 'ghost' in the flow; reload the page"),
+    ({"op": "connect", "from": "ghost.text", "to": "llm.prompt"},
+     "connect: no node 'ghost' in the flow; reload the page"),
     ({"op": "teleport"}, "op #1: unknown op 'teleport'; expected one of add_node, remove, connect, move, select, "
                          "set_config, paste, action"),
     ({"op": "move", "positions": {"llm": "here"}}, None),
@@ -92,7 +93,8 @@ def test_a_refused_batch_changes_nothing_is_acknowledged_and_answered_with_a_rev
     assert ws.apply_batch(4, [{"op": "add_node", "id": "n", "type": "demo.any", "position": [0, 0]},
                               {"op": "connect", "from": "answer.value", "to": "n.value"}], REG) is None
     assert dumps_flow(ws.flow) == before and ws.ack == 4 and ws.revision == revision + 1
-    assert ws.toast is not None and ws.toast["text"] == "node 'answer': output 'value' does not exist; outputs are: none"
+    assert ws.toast is not None
+    assert ws.toast["text"] == "node 'answer': output 'value' does not exist; outputs are: none"
     assert ws.apply_batch(4, [{"op": "remove", "nodes": ["llm"], "edges": []}], REG) is None   # already seen
     assert ws.flow.node("llm") is not None
 
@@ -100,7 +102,8 @@ def test_a_refused_batch_changes_nothing_is_acknowledged_and_answered_with_a_rev
 def test_remove_move_select_set_config_and_paste() -> None:
     ws = loaded()
     ws.apply_batch(1, [{"op": "select", "id": "llm", "panel": "properties"}], REG)
-    applied = ws.apply_batch(2, [{"op": "remove", "nodes": ["llm"], "edges": [{"from": "prompt.prompt", "to": "llm.prompt"}]}], REG)
+    remove = {"op": "remove", "nodes": ["llm"], "edges": [{"from": "prompt.prompt", "to": "llm.prompt"}]}
+    applied = ws.apply_batch(2, [remove], REG)
     assert applied is not None and ws.flow.node("llm") is None and ws.selected is None
     assert edges(ws) == {"question.text->prompt.question"}
     ws.apply_batch(3, [{"op": "paste", "nodes": [{"id": "llm_2", "type": "demo.llm", "name": "Copy",

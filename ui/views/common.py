@@ -54,7 +54,7 @@ def browser_id() -> str:
     cookie = st.context.cookies.get(BROWSER_COOKIE) if st.context.cookies else None
     value = cookie if valid_browser_id(cookie) else uuid.uuid4().hex
     if value != cookie:
-        _set_cookie(value)
+        _set_cookie(str(value))
     st.session_state[BROWSER_KEY] = value
     return str(value)
 
@@ -69,7 +69,7 @@ def keeper(svc: Services) -> DraftKeeper:
     kept = st.session_state.get(KEEPER_KEY)
     if kept is None:
         kept = st.session_state[KEEPER_KEY] = DraftKeeper(svc.store, browser_id())
-    return kept  # type: ignore[no-any-return]
+    return kept
 
 
 def set_panel(name: str) -> None:

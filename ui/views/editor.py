@@ -20,8 +20,17 @@ from ui.canvas_component import canvas, unapplied
 from ui.canvas_component.graph import catalog_args, compat_args, graph_args
 from ui.services import Services, gallery
 from ui.views.chat import chat_panel
-from ui.views.common import (CANVAS_KEY, PANELS, keeper, panel, panel_clicked, panel_widget_key, plain, set_panel,
-                             show_notices)
+from ui.views.common import (
+    CANVAS_KEY,
+    PANELS,
+    keeper,
+    panel,
+    panel_clicked,
+    panel_widget_key,
+    plain,
+    set_panel,
+    show_notices,
+)
 from ui.views.library import PENDING_OPEN, library, request_open, save, sync_query
 from ui.views.properties import problems, properties
 from ui.views.runs import LIVE_KEY, history_panel, is_live, keep_polling, run_panel, statuses
@@ -112,6 +121,10 @@ def draw_canvas(ws: Workspace, svc: Services) -> None:
 
 
 # ---------------------------------------------------------------- header
+def _save(ws: Workspace, svc: Services) -> None:
+    save(ws, svc)   # a button callback returns nothing (save's bool is for the Ctrl+S path)
+
+
 def header(ws: Workspace, svc: Services) -> None:
     issues = ws.issues(svc.registry)
     title, save_col, new_col = st.columns([8, 1, 1], vertical_alignment="bottom")
@@ -123,7 +136,7 @@ def header(ws: Workspace, svc: Services) -> None:
             state = f"version {ws.version}" + (" · unsaved changes" if ws.dirty else " · saved")
         check = "empty" if not ws.flow.nodes else f"⚠ {len(issues)} problem(s)" if issues else "✓ valid"
         st.caption(f"`{ws.flow.id}` · {state} · {check} · {len(ws.flow.nodes)} nodes")
-    save_col.button("Save", key="save", on_click=save, args=(ws, svc), type="primary", use_container_width=True,
+    save_col.button("Save", key="save", on_click=_save, args=(ws, svc), type="primary", use_container_width=True,
                     help="Save as a new version (Ctrl+S on the canvas); a stale version is refused, not overwritten")
     new_col.button("New", key="new_flow", on_click=request_open, args=(ws, svc, {"kind": "new"}),
                    use_container_width=True, help="Start a new empty flow (asks first if there are unsaved changes)")

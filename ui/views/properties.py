@@ -12,8 +12,17 @@ from pydantic import BaseModel
 
 from engine.flow import FlowNode, NodePolicy
 from engine.node import NodeSpec
-from ui.forms import (FieldError, FormField, applies, config_errors, essential, form_fields, parse_widget,
-                      widget_value, with_field)
+from ui.forms import (
+    FieldError,
+    FormField,
+    applies,
+    config_errors,
+    essential,
+    form_fields,
+    parse_widget,
+    widget_value,
+    with_field,
+)
 from ui.ops import node_ports
 from ui.services import Services
 from ui.views.common import plain, set_panel

@@ -21,7 +21,8 @@ def use_panel(ws: Workspace, svc: Services) -> None:
         st.info("Save the flow first: the API runs saved flows by their id.", icon=":material/save:")
         return
     if ws.dirty:
-        st.warning("The API runs the last saved version; save to include your latest changes.", icon=":material/warning:")
+        st.warning("The API runs the last saved version; save to include your latest changes.",
+                   icon=":material/warning:")
     base = os.environ.get(BASE_URL_ENV) or "http://127.0.0.1:8000"
     inputs = {name: default if default is not None else f"<{name}>"
               for name, _, default, _, _ in flow_inputs(ws.flow, svc)}

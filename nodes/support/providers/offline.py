@@ -197,8 +197,9 @@ class OfflineModel:
     async def complete(self, request: ChatRequest, on_token: TokenSink) -> Completion:
         messages = request.messages
         prompt = messages[-1].content if messages else ""
-        context = [(m.role, m.content) for m in messages[:-1]]
-        if len(prompt) + sum(len(text) for _, text in context) > THREAD_ABOVE_CHARS:  # ~10 ms of scoring: keep the loop free
+        context: list[tuple[str, str]] = [(m.role, m.content) for m in messages[:-1]]
+        # ~10 ms of scoring: keep the loop free
+        if len(prompt) + sum(len(text) for _, text in context) > THREAD_ABOVE_CHARS:
             answer = await asyncio.to_thread(extract_answer, prompt, context)
         else:
             answer = extract_answer(prompt, context)

@@ -127,7 +127,8 @@ Their new message:
 def test_a_memory_turn_answers_without_raw_memory_lines_or_the_instructions() -> None:
     from nodes.support.providers.offline import NOTED
 
-    assert extract_answer(MEMORY_PROMPT.format(q="Where do I live?")) == 'You said: "Hi, I\'m Ada and I live in Lisbon."'
+    assert extract_answer(MEMORY_PROMPT.format(q="Where do I live?")) == (
+        'You said: "Hi, I\'m Ada and I live in Lisbon."')
     assert extract_answer(MEMORY_PROMPT.format(q="Who are you, the assistant?")) == NOT_FOUND   # not its instructions
     assert extract_answer(MEMORY_PROMPT.format(q="Thanks, I like espresso.")) == NOTED
     assert extract_answer(MEMORY_PROMPT.format(q="Can I ask a question?")) == NOT_FOUND   # never its own old reply
