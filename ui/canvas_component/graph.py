@@ -46,19 +46,9 @@ def port_args(port: Port, *, output: bool = False) -> dict[str, Any]:
 
 def safe_ports(spec: NodeSpec | None, config: Mapping[str, Any], version: int = 0
                ) -> tuple[tuple[Port, ...], tuple[Port, ...]]:
-    """The node's (inputs, outputs) for its current config; a half-edited config that
-    does not validate still shows the spec's fixed ports (computed ones cannot be)."""
-    if spec is None:
-        return (), ()
-    try:
-        cfg = spec.config.model_validate(spec.migrate(version or spec.version, dict(config)))
-    except Exception:  # noqa: BLE001 - any invalid config is drawn, not raised
-        return (() if callable(spec.inputs) else tuple(spec.inputs),
-                () if callable(spec.outputs) else tuple(spec.outputs))
-    try:
-        return spec.input_ports(cfg), spec.output_ports(cfg)
-    except Exception:  # noqa: BLE001 - a port function that fails on odd config draws no ports
-        return (), ()
+    """The node's (inputs, outputs) for its current config, even a half-edited one
+    (the engine's rule, `NodeSpec.ports_for`); none for an unknown type."""
+    return ((), ()) if spec is None else spec.ports_for(config, version or None)
 
 
 def catalog_args(registry: Registry) -> list[dict[str, Any]]:
