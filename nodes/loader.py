@@ -217,7 +217,7 @@ def auto_node(config: AutoConfig, inputs: dict[str, Any], ctx: RunContext) -> di
 
 def _unstructured() -> Any:
     try:
-        from unstructured.partition.auto import partition  # type: ignore[import-not-found]  # noqa: PLC0415
+        from unstructured.partition.auto import partition  # type: ignore[import-not-found]  # noqa: PLC0415 - heavy SDK: loaded on first use
     except ImportError:
         return None
     return partition

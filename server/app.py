@@ -65,7 +65,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     """A ready app. `settings` default to the environment; `registry` to the node catalog."""
     settings = settings or Settings.from_env()
     if registry is None:
-        from nodes.registry import default_registry  # noqa: PLC0415
+        from nodes.registry import default_registry  # noqa: PLC0415 - the whole catalog loads on first use
 
         registry = default_registry()
     own_store = store is None

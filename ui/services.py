@@ -59,7 +59,7 @@ class Services:
 
 def open_services(home: str | os.PathLike[str] | None = None, registry: Registry | None = None) -> Services:
     import chainloom  # noqa: PLC0415
-    from nodes.registry import default_registry  # noqa: PLC0415
+    from nodes.registry import default_registry  # noqa: PLC0415 - the whole catalog loads on first use
 
     base = chainloom.data_dir(home)
     return Services(registry or default_registry(), open_store(base), base)

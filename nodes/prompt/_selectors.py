@@ -33,14 +33,14 @@ def by_length(examples: Sequence[str], budget: int, used: int) -> list[int]:
 
 def by_similarity(query: np.ndarray, vectors: np.ndarray, k: int) -> list[int]:
     """The k examples most similar to the query, best first (ties keep the given order)."""
-    from nodes.support.search import cosine, top_k  # noqa: PLC0415
+    from nodes.support.search import cosine, top_k  # noqa: PLC0415 - numpy loads on first use
 
     return [int(i) for i in top_k(cosine(vectors, query), k, largest=True)]
 
 
 def by_mmr(query: np.ndarray, vectors: np.ndarray, k: int, fetch_k: int, lambda_mult: float) -> list[int]:
     """k examples by maximal marginal relevance among the fetch_k most similar ones."""
-    from nodes.support.search import mmr  # noqa: PLC0415
+    from nodes.support.search import mmr  # noqa: PLC0415 - numpy loads on first use
 
     pool = by_similarity(query, vectors, max(k, fetch_k))
     picked = mmr(query, vectors[pool], k, lambda_mult)

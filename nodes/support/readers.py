@@ -59,8 +59,8 @@ def read_text(path: Path, shown: str, encoding: str = "utf-8") -> list[Document]
 
 
 def read_pdf(path: Path, shown: str, password: str = "", *, per_page: bool = True) -> list[Document]:
-    from pypdf import PdfReader  # noqa: PLC0415
-    from pypdf.errors import FileNotDecryptedError, PdfReadError  # noqa: PLC0415
+    from pypdf import PdfReader  # noqa: PLC0415 - heavy SDK: loaded on first use
+    from pypdf.errors import FileNotDecryptedError, PdfReadError  # noqa: PLC0415 - heavy SDK: loaded on first use
 
     data = read_bytes(path, shown)
     try:
@@ -165,7 +165,7 @@ _DROP = ("script", "style", "noscript", "template", "svg", "nav", "footer", "hea
 
 def html_to_text(html: str | bytes) -> tuple[str, str]:
     """(title, readable text) of an HTML page: boilerplate dropped, blocks on their own lines."""
-    from bs4 import BeautifulSoup  # noqa: PLC0415
+    from bs4 import BeautifulSoup  # noqa: PLC0415 - heavy SDK: loaded on first use
 
     soup = BeautifulSoup(html, "html.parser")
     title = soup.title.get_text(" ", strip=True) if soup.title else ""

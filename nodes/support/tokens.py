@@ -96,7 +96,7 @@ def _seed_cache(name: str) -> None:
 def get_encoding(name: str = "cl100k_base") -> Any:
     """A tiktoken Encoding for `name`, loaded offline from a verified file."""
     try:
-        import tiktoken  # noqa: PLC0415
+        import tiktoken  # noqa: PLC0415 - heavy SDK: loaded on first use
     except ImportError as err:
         raise PermanentError("tiktoken is not installed", hint="pip install tiktoken") from err
     with _LOCK:

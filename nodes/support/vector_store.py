@@ -49,8 +49,8 @@ class Hnsw:
 
 def client_for(*, path: Path | None = None, url: str = "", headers: dict[str, str] | None = None) -> Any:
     """One chromadb client per location (chroma refuses two differently set up clients per path)."""
-    import chromadb  # noqa: PLC0415
-    from chromadb.config import Settings  # noqa: PLC0415
+    import chromadb  # noqa: PLC0415 - heavy SDK: loaded on first use
+    from chromadb.config import Settings  # noqa: PLC0415 - heavy SDK: loaded on first use
 
     key = url or str(path)
     with _CLIENTS_LOCK:

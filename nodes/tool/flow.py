@@ -94,7 +94,7 @@ def find_flow(ref: str, ctx: RunContext) -> Flow:
         return load_flow(resolve_path(ref, field="flow"))
     store = ctx.services.get("store") if ctx.services else None
     if store is None:
-        from engine.store import open_store  # noqa: PLC0415
+        from engine.store import open_store  # noqa: PLC0415 - sqlalchemy loads on first use
         from nodes.support.paths import data_dir  # noqa: PLC0415
 
         store = open_store(data_dir(ctx))

@@ -137,7 +137,7 @@ def memory_store(ctx: RunContext) -> MemoryStore:
     """The memory tables in the run store's database (created on first use)."""
     store = ctx.services.get("store") if ctx.services else None
     if store is None:
-        from engine.store import open_store  # noqa: PLC0415
+        from engine.store import open_store  # noqa: PLC0415 - sqlalchemy loads on first use
         from nodes.support.paths import data_dir  # noqa: PLC0415
 
         store = open_store(data_dir(ctx))

@@ -35,8 +35,8 @@ class CohereModel:
 
     async def complete(self, request: ChatRequest, on_token: TokenSink) -> Completion:
         import cohere  # noqa: PLC0415 - the SDK is heavy; only flows that use it pay for it
-        import httpx  # noqa: PLC0415
-        from cohere.core.api_error import ApiError  # noqa: PLC0415
+        import httpx  # noqa: PLC0415 - heavy SDK: loaded on first use
+        from cohere.core.api_error import ApiError  # noqa: PLC0415 - heavy SDK: loaded on first use
 
         async with async_http_client(request.timeout_s) as http:
             client = cohere.AsyncClientV2(api_key=self.api_key, base_url=self.base_url, timeout=request.timeout_s,
@@ -98,7 +98,7 @@ class CohereModel:
 
 
 def _params(request: ChatRequest) -> dict[str, Any]:
-    import cohere  # noqa: PLC0415
+    import cohere  # noqa: PLC0415 - heavy SDK: loaded on first use
 
     params: dict[str, Any] = {"model": request.model, "messages": [_wire_message(m) for m in request.messages]}
     for key, value in (("temperature", request.temperature), ("max_tokens", request.max_tokens),
@@ -116,7 +116,7 @@ def _params(request: ChatRequest) -> dict[str, Any]:
 
 
 def _wire_message(m: Message) -> Any:
-    import cohere  # noqa: PLC0415
+    import cohere  # noqa: PLC0415 - heavy SDK: loaded on first use
 
     if m.role == "system":
         return cohere.SystemChatMessageV2(content=m.content)

@@ -22,7 +22,7 @@ def shared_ssl_context() -> ssl.SSLContext:
     global _CONTEXT
     with _LOCK:
         if _CONTEXT is None:
-            import httpx  # noqa: PLC0415
+            import httpx  # noqa: PLC0415 - heavy SDK: loaded on first use
 
             _CONTEXT = httpx.create_ssl_context()
         return _CONTEXT
@@ -30,12 +30,12 @@ def shared_ssl_context() -> ssl.SSLContext:
 
 def openai_http_client(timeout: float) -> Any:
     """The openai SDK's default async HTTP client, on the shared TLS context."""
-    import openai  # noqa: PLC0415
+    import openai  # noqa: PLC0415 - heavy SDK: loaded on first use
 
     return openai.DefaultAsyncHttpxClient(verify=shared_ssl_context(), timeout=timeout)
 
 
 def async_http_client(timeout: float) -> Any:
-    import httpx  # noqa: PLC0415
+    import httpx  # noqa: PLC0415 - heavy SDK: loaded on first use
 
     return httpx.AsyncClient(verify=shared_ssl_context(), timeout=timeout)

@@ -90,7 +90,7 @@ class OpenAICompatModel:
 
     def _translate(self, err: Exception, request: ChatRequest) -> Exception:
         """The error a user can act on, from the SDK's exception (never quoting the key)."""
-        import openai  # noqa: PLC0415
+        import openai  # noqa: PLC0415 - heavy SDK: loaded on first use
 
         where = self.base_url
         if isinstance(err, openai.APITimeoutError):
