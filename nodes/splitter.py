@@ -5,8 +5,10 @@ in the parent text) and `chunk` (its number within the parent). The recursive
 splitter tries separators in priority order and merges pieces back up to
 `chunk_size` with `chunk_overlap`, chunking exactly like LangChain's
 RecursiveCharacterTextSplitter with the same settings; the token splitter windows
-tiktoken tokens; the markdown splitter cuts at headers and records the header
-path; the code splitter uses language-aware separators.
+tiktoken tokens; the character splitter cuts at one separator like LangChain's
+CharacterTextSplitter; the markdown splitter cuts at headers and records the header
+path (nodes/support/markdown.py); the code splitter uses LangChain's per-language
+separators (nodes/support/code_separators.py).
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from collections.abc import Callable, Iterable, Sequence
 from itertools import accumulate
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from engine.context import RunContext
 from engine.node import NodeConfig, NodeSpec, node
 from engine.ports import Port, PortType
+from nodes.support.code_separators import ALIASES, CODE_SEPARATORS
 from nodes.support.documents import Document, as_documents
+from nodes.support.markdown import default_headers, langchain_sections, markdown_sections
 
 KeepSeparator = Literal["start", "end", "none"]
 DEFAULT_SEPARATORS = ("\n\n", "\n", " ", "")
@@ -181,56 +185,67 @@ class TokenSplitter:
         return [chunk for _, chunk in self.split_with_offsets(text)]
 
 
-# ---------------------------------------------------------------- markdown headers
-_HEADER = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
-_FENCE = re.compile(r"^\s*(```|~~~)")
+# ---------------------------------------------------------------- one separator
+def _lc_pieces(text: str, pattern: str, keep: KeepSeparator) -> list[str]:
+    """LangChain's `_split_text_with_regex`: pieces at `pattern`, the separator kept or dropped."""
+    if not pattern:
+        return [c for c in text if c]
+    if keep == "none":
+        return [p for p in re.split(pattern, text) if p]
+    parts = re.split(f"({pattern})", text)
+    if keep == "end":
+        pieces = [parts[i] + parts[i + 1] for i in range(0, len(parts) - 1, 2)] + parts[-1:]
+    else:
+        pieces = parts[:1] + [parts[i] + parts[i + 1] for i in range(1, len(parts) - 1, 2)]
+    return [p for p in pieces if p]
 
 
-def markdown_sections(text: str, levels: Sequence[int] = (1, 2, 3), *, strip_headers: bool = False
-                      ) -> list[tuple[int, str, dict[str, str]]]:
-    """(start offset, section text, {"h1": ..., "h2": ...}) for each header-led section."""
-    sections: list[tuple[int, str, dict[str, str]]] = []
-    path: dict[int, str] = {}
-    start, body_start, in_fence, pos = 0, 0, False, 0
-    current: dict[str, str] = {}
+_LOOKAROUNDS = ("(?=", "(?<!", "(?<=", "(?!")
 
-    def close(end: int) -> None:
-        chunk = text[body_start:end]
-        if chunk.strip():
-            sections.append((body_start + len(chunk) - len(chunk.lstrip()), chunk.strip(), dict(current)))
 
-    for line in text.splitlines(keepends=True):
-        if _FENCE.match(line):
-            in_fence = not in_fence
-        m = None if in_fence else _HEADER.match(line.rstrip("\r\n"))
-        if m and len(m.group(1)) in levels:
-            close(pos)
-            level = len(m.group(1))
-            path = {k: v for k, v in path.items() if k < level}
-            path[level] = m.group(2).strip()
-            current = {f"h{k}": v for k, v in sorted(path.items())}
-            start = pos
-            body_start = pos + len(line) if strip_headers else start
-        pos += len(line)
-    close(pos)
-    return sections
+class CharacterSplitter:
+    """One separator (text or regex), pieces merged up to chunk_size: LangChain's CharacterTextSplitter."""
+
+    def __init__(self, chunk_size: int = 4000, chunk_overlap: int = 200, separator: str = "\n\n", *,
+                 is_separator_regex: bool = False, keep_separator: KeepSeparator = "none",
+                 strip_whitespace: bool = True) -> None:
+        if chunk_overlap > chunk_size:
+            raise ValueError(f"chunk_overlap ({chunk_overlap}) is larger than chunk_size ({chunk_size})")
+        self.merger = RecursiveSplitter(chunk_size, chunk_overlap, [separator], keep_separator=keep_separator,
+                                        is_separator_regex=is_separator_regex, strip_whitespace=strip_whitespace)
+        self.pattern = separator if is_separator_regex else re.escape(separator)
+        lookaround = is_separator_regex and separator.startswith(_LOOKAROUNDS)
+        # a zero-width separator (lookaround) is never put back between pieces
+        self.joiner = "" if keep_separator != "none" or lookaround else separator
+        self.keep = keep_separator
+        self.overlap = chunk_overlap
+
+    def split_text(self, text: str) -> list[str]:
+        pieces = _lc_pieces(text, self.pattern, self.keep)
+        out: list[tuple[int, str]] = []
+        self.merger._merge(pieces, [0] * len(pieces), self.joiner, out)
+        return [chunk for _, chunk in out]
+
+    def split_with_offsets(self, text: str) -> list[tuple[int, str]]:
+        """The chunks with their offsets, found the way LangChain's add_start_index finds them."""
+        out: list[tuple[int, str]] = []
+        index, previous = 0, 0
+        for chunk in self.split_text(text):
+            index = text.find(chunk, max(0, index + previous - self.overlap))
+            previous = len(chunk)
+            out.append((index, chunk))
+        return out
 
 
 # ---------------------------------------------------------------- code
-CODE_SEPARATORS: dict[str, list[str]] = {
-    "python": ["\nclass ", "\ndef ", "\nasync def ", "\n    def ", "\n    async def ", "\n\n", "\n", " ", ""],
-    "javascript": ["\nexport ", "\nfunction ", "\nclass ", "\nconst ", "\nlet ", "\n\n", "\n", " ", ""],
-    "typescript": ["\nexport ", "\ninterface ", "\ntype ", "\nfunction ", "\nclass ", "\nconst ", "\n\n",
-                   "\n", " ", ""],
-    "go": ["\nfunc ", "\ntype ", "\nvar ", "\nconst ", "\n\n", "\n", " ", ""],
-    "java": ["\npublic ", "\nprotected ", "\nprivate ", "\nclass ", "\ninterface ", "\n\n", "\n", " ", ""],
-    "rust": ["\npub fn ", "\nfn ", "\nimpl ", "\npub struct ", "\nstruct ", "\nenum ", "\ntrait ", "\nmod ",
-             "\n\n", "\n", " ", ""],
-    "markdown": ["\n# ", "\n## ", "\n### ", "\n#### ", "\n```", "\n\n", "\n", " ", ""],
-}
-EXTENSIONS = {".py": "python", ".js": "javascript", ".mjs": "javascript", ".jsx": "javascript",
-              ".ts": "typescript", ".tsx": "typescript", ".go": "go", ".java": "java", ".rs": "rust",
-              ".md": "markdown", ".markdown": "markdown"}
+EXTENSIONS = {".py": "python", ".pyi": "python", ".js": "js", ".mjs": "js", ".cjs": "js", ".jsx": "js",
+              ".ts": "ts", ".tsx": "ts", ".go": "go", ".java": "java", ".kt": "kotlin", ".kts": "kotlin",
+              ".rs": "rust", ".md": "markdown", ".markdown": "markdown", ".c": "c", ".h": "c",
+              ".cpp": "cpp", ".cc": "cpp", ".cxx": "cpp", ".hpp": "cpp", ".php": "php", ".proto": "proto",
+              ".r": "r", ".rst": "rst", ".rb": "ruby", ".scala": "scala", ".swift": "swift",
+              ".tex": "latex", ".html": "html", ".htm": "html", ".sol": "sol", ".cs": "csharp",
+              ".cbl": "cobol", ".cob": "cobol", ".lua": "lua", ".hs": "haskell", ".ex": "elixir",
+              ".exs": "elixir", ".ps1": "powershell", ".bas": "visualbasic6", ".cls": "visualbasic6"}
 
 
 def language_of(doc: Document, default: str = "python") -> str:
@@ -300,9 +315,60 @@ def token_node(config: TokenConfig, inputs: dict[str, Any], ctx: RunContext) -> 
     return {"documents": out}
 
 
+def _keep_from_bool(value: Any) -> Any:
+    """LangChain writes keep_separator as True (= start) or False (= drop); accept both spellings."""
+    return {True: "start", False: "none"}.get(value, value) if isinstance(value, bool) else value
+
+
+class CharacterConfig(NodeConfig):
+    separator: str = Field("\n\n", max_length=200, description="Where to cut: a text, or a regular expression "
+                           "when is_separator_regex is on (lookarounds such as (?<=\\.) cut without eating text).")
+    is_separator_regex: bool = Field(False, description="Treat the separator as a regular expression.")
+    keep_separator: KeepSeparator = Field("none", description="Keep the separator at the start or end of "
+                                          "each piece, or drop it ('none', LangChain's False).")
+    chunk_size: int = Field(4000, ge=1, le=1_000_000, description="Largest chunk, in characters (a single "
+                            "piece longer than this stays whole, as in LangChain).")
+    chunk_overlap: int = Field(200, ge=0, le=1_000_000, description="Characters repeated between neighbours "
+                               "(up to chunk_size).")
+    strip_whitespace: bool = Field(True, description="Strip whitespace from both ends of every chunk.")
+
+    _keep = field_validator("keep_separator", mode="before")(_keep_from_bool)
+
+    @model_validator(mode="after")
+    def _overlap_fits(self) -> CharacterConfig:
+        if self.chunk_overlap > self.chunk_size:
+            raise ValueError(f"chunk_overlap ({self.chunk_overlap}) must not be larger than "
+                             f"chunk_size ({self.chunk_size})")
+        if self.is_separator_regex:
+            try:
+                re.compile(self.separator)
+            except re.error as err:
+                raise ValueError(f"separator {self.separator!r} is not a valid regular expression: {err}; "
+                                 "fix: escape special characters or turn is_separator_regex off") from err
+        return self
+
+
+@node("splitter.character", title="Character splitter", config=CharacterConfig, inputs=_IN, outputs=_OUT,
+      description="Cuts at one separator (text or regex) and merges pieces up to chunk_size with overlap; "
+      "the same chunks as LangChain's CharacterTextSplitter.")
+def character_node(config: CharacterConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    splitter = CharacterSplitter(config.chunk_size, config.chunk_overlap, config.separator,
+                                 is_separator_regex=config.is_separator_regex,
+                                 keep_separator=config.keep_separator, strip_whitespace=config.strip_whitespace)
+    return {"documents": chunk_documents(as_documents(inputs["documents"]), splitter.split_with_offsets)}
+
+
 class MarkdownConfig(NodeConfig):
     levels: list[int] = Field([1, 2, 3], min_length=1, max_length=6,
-                              description="Header levels that start a new section (1 = '#').")
+                              description="Header levels that start a new section (1 = '#'); their metadata "
+                                          "keys are h1, h2, ... Ignored when headers is set.")
+    headers: list[tuple[str, str]] | None = Field(
+        None, max_length=6, description="LangChain's headers_to_split_on: pairs of marker and metadata key, "
+        "e.g. [[\"#\", \"Header 1\"], [\"##\", \"Header 2\"]].")
+    line_handling: Literal["preserve", "langchain"] = Field(
+        "preserve", description="'preserve' (default) cuts the original text, so code indentation, blank "
+        "lines and start_index stay exact; 'langchain' gives LangChain's MarkdownHeaderTextSplitter output "
+        "(lines stripped, paragraphs joined by two spaces and a newline).")
     strip_headers: bool = Field(False, description="Leave the header line out of the section text.")
     chunk_size: int = Field(0, ge=0, le=1_000_000,
                             description="Also split long sections to this many characters (0 = never).")
@@ -312,19 +378,41 @@ class MarkdownConfig(NodeConfig):
     def _check(self) -> MarkdownConfig:
         if any(not 1 <= lv <= 6 for lv in self.levels):
             raise ValueError("levels must be between 1 and 6")
+        for marker, key in self.headers or ():
+            if not (1 <= len(marker) <= 6 and set(marker) == {"#"}) or not key.strip():
+                raise ValueError(f"headers: {[marker, key]} is not a header; expected a marker of 1 to 6 '#' "
+                                 "and a metadata key, e.g. [\"##\", \"Header 2\"]")
         if self.chunk_size and self.chunk_overlap >= self.chunk_size:
             raise ValueError("chunk_overlap must be smaller than chunk_size")
         return self
 
+    def header_pairs(self) -> list[tuple[str, str]]:
+        return list(self.headers) if self.headers else default_headers(self.levels)
+
+
+def _markdown_parts(config: MarkdownConfig, text: str) -> list[tuple[int, str, dict[str, str]]]:
+    pairs = config.header_pairs()
+    if config.line_handling == "preserve":
+        return markdown_sections(text, pairs, strip_headers=config.strip_headers)
+    out: list[tuple[int, str, dict[str, str]]] = []
+    index = 0
+    for content, meta in langchain_sections(text, pairs, strip_headers=config.strip_headers):
+        found = text.find(content.split("\n", 1)[0], index)  # lines are stripped: best-effort offset
+        index = found if found >= 0 else index
+        out.append((index, content, meta))
+    return out
+
 
 @node("splitter.markdown", title="Markdown header splitter", config=MarkdownConfig, inputs=_IN,
-      outputs=_OUT, description="One chunk per header section, with the header path in metadata.")
+      outputs=_OUT, description="One chunk per header section, with the header path in metadata. Headers and "
+      "code fences follow CommonMark (headers indented up to 3 spaces; a fence closes only with its own "
+      "character, at least as long); a leading BOM is ignored; a section holding only its header folds into "
+      "its first sub-section. Line handling: the original text by default, LangChain's as an option.")
 def markdown_node(config: MarkdownConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     sub = RecursiveSplitter(config.chunk_size, config.chunk_overlap) if config.chunk_size else None
     out: list[Document] = []
     for doc in as_documents(inputs["documents"]):
-        for start, text, headers in markdown_sections(doc.text, config.levels,
-                                                      strip_headers=config.strip_headers):
+        for start, text, headers in _markdown_parts(config, doc.text):
             meta = {**doc.metadata, **headers, "section": " > ".join(headers.values())}
             parts = sub.split_with_offsets(text) if sub else [(0, text)]
             for offset, chunk in parts:
@@ -334,22 +422,37 @@ def markdown_node(config: MarkdownConfig, inputs: dict[str, Any], ctx: RunContex
     return {"documents": out}
 
 
+CodeLanguage = Literal["auto", "cpp", "go", "java", "kotlin", "js", "ts", "php", "proto", "python", "r", "rst",
+                       "ruby", "rust", "scala", "swift", "markdown", "latex", "html", "sol", "csharp", "cobol",
+                       "c", "lua", "haskell", "elixir", "powershell", "visualbasic6", "javascript", "typescript"]
+
+
 class CodeConfig(SizeConfig):
-    language: Literal["auto", "python", "javascript", "typescript", "go", "java", "rust", "markdown"] = Field(
-        "auto", description="Language of the code; 'auto' goes by the source file's extension.")
+    language: CodeLanguage = Field(
+        "auto", description="Language of the code, with LangChain's separators for it: c, cpp, csharp, cobol, "
+        "elixir, go, haskell, html, java, js (javascript), kotlin, latex, lua, markdown, php, powershell, "
+        "proto, python, r, rst, ruby, rust, scala, sol, swift, ts (typescript), visualbasic6. "
+        "'auto' goes by the source file's extension.")
+
+
+def code_splitter(language: str, chunk_size: int, chunk_overlap: int) -> RecursiveSplitter:
+    """LangChain's RecursiveCharacterTextSplitter.from_language: its separators, read as regexes."""
+    lang = ALIASES.get(language, language)
+    return RecursiveSplitter(chunk_size, chunk_overlap, CODE_SEPARATORS[lang], is_separator_regex=True)
 
 
 @node("splitter.code", title="Code splitter", config=CodeConfig, inputs=_IN, outputs=_OUT,
-      description="Splits source code at classes and functions before lines and words.")
+      description="Splits source code at classes and functions before lines and words, with LangChain's "
+      "separators for each language.")
 def code_node(config: CodeConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     out: list[Document] = []
     for doc in as_documents(inputs["documents"]):
-        lang = language_of(doc) if config.language == "auto" else config.language
-        splitter = RecursiveSplitter(config.chunk_size, config.chunk_overlap, CODE_SEPARATORS[lang])
+        lang = language_of(doc) if config.language == "auto" else ALIASES.get(config.language, config.language)
+        splitter = code_splitter(lang, config.chunk_size, config.chunk_overlap)
         for chunk in chunk_documents([doc], splitter.split_with_offsets):
             chunk.metadata["language"] = lang
             out.append(chunk)
     return {"documents": out}
 
 
-SPECS: tuple[NodeSpec, ...] = (recursive_node, token_node, markdown_node, code_node)
+SPECS: tuple[NodeSpec, ...] = (recursive_node, character_node, token_node, markdown_node, code_node)

@@ -1,7 +1,7 @@
 """Example selectors for few-shot prompts: which examples go into the prompt, in what order.
 
 Pure functions over indices: `by_length` keeps examples in their given order while
-the prompt stays within a word budget; `by_similarity` takes the k examples whose
+they and the input fit LangChain's max_length (LengthBasedExampleSelector); `by_similarity` takes the k examples whose
 embeddings are closest (cosine) to the query's; `by_mmr` takes k examples that are
 relevant to the query yet unlike each other (maximal marginal relevance over the
 `fetch_k` most similar). Both embedding selectors return the best first.
@@ -9,6 +9,7 @@ relevant to the query yet unlike each other (maximal marginal relevance over the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -20,12 +21,24 @@ def words(text: str) -> int:
     return len(text.split())
 
 
-def by_length(examples: Sequence[str], budget: int, used: int) -> list[int]:
-    """Indices of the examples, in order, that fit in `budget` words after the `used` ones."""
-    chosen, total = [], used
+def langchain_length(text: str) -> int:
+    """LangChain's LengthBasedExampleSelector length: pieces between newlines and single spaces."""
+    return len(re.split(r"\n| ", text))
+
+
+def by_length(examples: Sequence[str], max_length: int, input_text: str) -> list[int]:
+    """Indices of the examples, in order, while they plus the input stay within `max_length`.
+
+    Counts like LangChain's LengthBasedExampleSelector: the input is the prompt's variable
+    values joined by spaces; each example is counted as written by example_template.
+    """
+    remaining = max_length - langchain_length(input_text)
+    chosen: list[int] = []
     for i, text in enumerate(examples):
-        total += words(text)
-        if total > budget:
+        if remaining <= 0:
+            break
+        remaining -= langchain_length(text)
+        if remaining < 0:
             break
         chosen.append(i)
     return chosen

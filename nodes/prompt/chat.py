@@ -5,7 +5,8 @@ Each message is a role and a template (the same safe `{name}` templates as
 `history`) whose messages are spliced in at that point. Text variables become
 Text inputs, placeholders Messages inputs (optional: an empty history is normal).
 The output is the filled conversation as Messages, and as plain text (one
-"Role: content" block per message) for text models.
+"Role: content" line per message, joined by one newline as
+LangChain's ChatPromptTemplate's format method does) for text models.
 """
 
 from __future__ import annotations
@@ -85,8 +86,8 @@ def _inputs(config: ChatPromptConfig) -> list[Port]:
 
 
 def as_transcript(messages: tuple[Message, ...]) -> str:
-    """A conversation as text: one "Role: content" block per message."""
-    return "\n\n".join(f"{_LABELS[m.role]}: {m.content}" for m in messages)
+    """A conversation as text, one "Role: content" line per message (LangChain's ChatPromptTemplate's format method)."""
+    return "\n".join(f"{_LABELS[m.role]}: {m.content}" for m in messages)
 
 
 @node("prompt.chat", title="Chat prompt", config=ChatPromptConfig,

@@ -4,7 +4,7 @@ The prompt is `prefix`, the chosen examples (each written with `example_template
 and `suffix`, joined by `separator`. Prefix and suffix variables become Text
 inputs; example variables are the fields of each example. Examples come from the
 config or, when connected, the `examples` input (a JSON list of objects). The
-selector picks which: all of them; as many as fit a word budget (`length`); the
+selector picks which: all of them; as many as fit with the input in max_length (`length`, counted like LangChain); the
 k most similar to the question (`similarity`); or k similar but varied ones
 (`mmr`). The embedding selectors compare the question (the suffix's variables, or
 `query_variables`) with each example's fields (`example_keys`, or all) using the
@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 
 from engine.errors import PermanentError
 from engine.node import node
@@ -45,10 +45,13 @@ class FewShotConfig(TemplatedConfig):
                                     description="The examples: objects with a value for every variable of "
                                                 "example_template. A connected `examples` input replaces them.")
     selector: Literal["all", "length", "similarity", "mmr"] = Field(
-        "all", description="all: every example; length: in order, while the prompt fits max_words; "
+        "all", description="all: every example; length: in order, while examples and input fit max_length; "
         "similarity: the k closest to the question; mmr: k close but varied (needs embeddings).")
     k: int = Field(4, ge=1, le=100, description="similarity/mmr: how many examples.")
-    max_words: int = Field(1000, ge=1, le=1_000_000, description="length: word budget of the whole prompt.")
+    max_length: int = Field(2048, ge=1, le=1_000_000, validation_alias=AliasChoices("max_length", "max_words"),
+                            description="length: budget for the examples plus the input, counted like "
+                                        "LangChain's LengthBasedExampleSelector (pieces between spaces and "
+                                        "newlines); the input is the variables' values joined by spaces.")
     fetch_k: int = Field(20, ge=1, le=1000, description="mmr: how many similar examples to choose from.")
     lambda_mult: float = Field(0.5, ge=0, le=1, description="mmr: 1 favours similarity, 0 variety.")
     query_variables: list[str] = Field(default_factory=list, description="similarity/mmr: the variables "
@@ -114,11 +117,12 @@ def _examples(config: FewShotConfig, given: Any, node_id: str) -> list[Example]:
 
 
 def _select(config: FewShotConfig, examples: list[Example], written: list[str], inputs: dict[str, Any],
-            used_words: int, ctx: RunContext) -> list[int]:
+            ctx: RunContext) -> list[int]:
     if config.selector == "all":
         return list(range(len(examples)))
     if config.selector == "length":
-        return selectors.by_length(written, config.max_words, used_words)
+        values = " ".join(as_text(inputs.get(n, config.defaults.get(n))) for n in config.variables())
+        return selectors.by_length(written, config.max_length, values)
     query_names = config.query_variables or list(parse_template(config.suffix).variables)
     query = " ".join(as_text(inputs.get(n, config.defaults.get(n))) for n in query_names)
     keys = config.example_keys
@@ -148,8 +152,7 @@ def few_shot_prompt(config: FewShotConfig, inputs: dict[str, Any], ctx: RunConte
     written = [template.render(e) for e in examples]
     head = fill_template(parse_template(config.prefix), inputs, config.defaults)
     tail = fill_template(parse_template(config.suffix), inputs, config.defaults)
-    chosen = _select(config, examples, written, inputs, selectors.words(head) + selectors.words(tail), ctx) \
-        if examples else []
+    chosen = _select(config, examples, written, inputs, ctx) if examples else []
     ctx.step("examples", selector=config.selector, chosen=len(chosen), of=len(examples))
     parts = [p for p in (head, *(written[i] for i in chosen), tail) if p]
     return {"prompt": config.separator.join(parts), "examples": [examples[i] for i in chosen]}

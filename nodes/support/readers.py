@@ -8,6 +8,7 @@ The loader nodes in nodes/loader.py build on these.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -45,6 +46,8 @@ def decode(data: bytes, shown: str, encoding: str) -> str:
                 continue
         return data.decode("cp1252", errors="replace")
     try:
+        if codecs.lookup(encoding).name == "utf-8" and data.startswith(codecs.BOM_UTF8):
+            return data.decode("utf-8-sig")  # a byte-order mark is not text (it would hide a first header)
         return data.decode(encoding)
     except UnicodeDecodeError as err:
         raise LoadError(f"file '{shown}' is not valid {encoding} (byte {err.start}: {data[err.start:err.start + 4]!r})",

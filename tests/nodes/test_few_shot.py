@@ -53,12 +53,42 @@ def test_all_examples_are_written_between_prefix_and_suffix() -> None:
 
 
 def test_the_length_selector_drops_examples_when_the_question_is_long() -> None:
-    # prefix 3 words + suffix 6 + 10 per example: two fit in 35 words
-    short = run(few_shot_flow("Where is my parcel", embeddings=False, selector="length", max_words=35))
+    # each example is 12 pieces; "Where is my parcel" is 4: two examples fit in 30
+    short = run(few_shot_flow("Where is my parcel", embeddings=False, selector="length", max_length=30))
     assert chosen_labels(short) == [EXAMPLES[0]["input"], EXAMPLES[1]["input"]]
-    long_question = " ".join(["word"] * 20)
+    long_question = " ".join(["word"] * 14)
     assert chosen_labels(run(few_shot_flow(long_question, embeddings=False, selector="length",
-                                           max_words=35))) == [EXAMPLES[0]["input"]]
+                                           max_length=30))) == [EXAMPLES[0]["input"]]
+    old_name = run(few_shot_flow("Where is my parcel", embeddings=False, selector="length", max_words=30))
+    assert chosen_labels(old_name) == chosen_labels(short)  # flows saved with max_words keep working
+
+
+ANTONYMS = [{"input": "happy", "output": "sad"}, {"input": "tall", "output": "short"},
+            {"input": "energetic", "output": "lethargic"}, {"input": "sunny", "output": "gloomy"},
+            {"input": "windy", "output": "calm"}]
+
+
+@pytest.mark.parametrize("word,max_length", [("big", 25), ("big", 20), ("big", 4), ("big", 5), ("", 25),
+                                             ("big and huge and lots of words " * 3, 25),
+                                             ("line one\nline two", 12), ("big", 1)])
+def test_the_length_selector_counts_like_langchains_max_length(word: str, max_length: int) -> None:
+    lc_prompts = pytest.importorskip("langchain_core.prompts")
+    lc_selectors = pytest.importorskip("langchain_core.example_selectors")
+    template = "Input: {input}\nOutput: {output}"
+    theirs = lc_selectors.LengthBasedExampleSelector(
+        examples=ANTONYMS, max_length=max_length,
+        example_prompt=lc_prompts.PromptTemplate.from_template(template)).select_examples({"adjective": word})
+    nodes: dict[str, tuple[str, dict[str, Any]]] = {
+        "q": ("input.text", {"name": "adjective", "default": word}),
+        "fs": ("prompt.few_shot", {"examples": ANTONYMS, "prefix": "Give the antonym of every input",
+                                   "example_template": template, "suffix": "Input: {adjective}\nOutput:",
+                                   "selector": "length", "max_length": max_length}),
+        "chosen": ("output.json", {"name": "chosen"})}
+    result = run(make_flow(nodes, [("q.text", "fs.adjective"), ("fs.examples", "chosen.value")]))
+    assert result.ok, result.error
+    assert result.outputs["chosen"] == theirs
+    if (word, max_length) == ("big", 25):
+        assert len(theirs) == 5  # LangChain's documented example
 
 
 def test_similarity_picks_the_closest_examples_best_first() -> None:
@@ -80,9 +110,10 @@ def test_mmr_prefers_variety_where_similarity_takes_near_duplicates() -> None:
     assert len({e["output"] for e in through_flow.outputs["chosen"]}) == 2  # not both billing
 
 
-def test_by_length_counts_words() -> None:
-    assert by_length(["a b", "c d e", "f"], budget=6, used=1) == [0, 1]
-    assert by_length(["a b"], budget=1, used=0) == []
+def test_by_length_counts_examples_and_input() -> None:
+    assert by_length(["a b", "c d e", "f"], max_length=6, input_text="x") == [0, 1]
+    assert by_length(["a b"], max_length=1, input_text="") == []
+    assert by_length(["a\n\nb"], max_length=4, input_text="x") == [0]  # empty pieces count, as in LangChain
 
 
 def test_a_connected_examples_input_replaces_the_configured_ones_and_is_checked() -> None:

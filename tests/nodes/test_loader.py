@@ -210,3 +210,12 @@ def test_file_input_refuses_paths_outside_the_allowed_folder(tmp_path: Path, mon
     assert "is outside the allowed folder" in str(result.error)
     missing = Runner(default_registry()).run(_file_flow(), {"file": "nope.txt"})
     assert str(missing.error).startswith("node 'f' (input.file) failed: flow input 'file': no file at 'nope.txt'")
+
+
+def test_a_utf8_byte_order_mark_is_not_text(root: Path) -> None:
+    (root / "bom.md").write_bytes(b"\xef\xbb\xbf# First\nbody\n")
+    nodes: dict[str, tuple[str, dict[str, Any]]] = {
+        "load": ("loader.text", {"path": "bom.md"}), "split": ("splitter.markdown", {"levels": [1]}),
+        "out": ("output.json", {"name": "docs"})}
+    result = run(make_flow(nodes, [("load.documents", "split.documents"), ("split.documents", "out.value")]))
+    assert [(d["text"], d["metadata"]["h1"]) for d in docs_of(result)] == [("# First\nbody", "First")]

@@ -48,14 +48,62 @@ def test_broken_json_says_where(output: str, message: str) -> None:
 
 @pytest.mark.parametrize(("output", "separator", "items"), [
     ("red, green, blue", "auto", ["red", "green", "blue"]),
-    ("red, green, and blue.", "auto", ["red", "green", "blue"]),
+    ("red, green, and blue.", "auto", ["red", "green", "blue."]),
+    ('"Paris, France", Berlin, U.S.', "auto", ["Paris, France", "Berlin", "U.S."]),
     ("1. red\n2) green\n- 'blue'\n* \"cyan\"\n", "auto", ["red", "green", "blue", "cyan"]),
     ("Colours:\n```\nred\n\ngreen\n```", "auto", ["red", "green"]),
     ("red, green\nblue", "line", ["red, green", "blue"]),
-    ("red\ngreen", "comma", ["red\ngreen"]),
+    ("red\ngreen", "comma", ["red", "green"]),  # read as CSV rows, as LangChain does
 ])
 def test_lists_lose_their_bullets_numbers_and_quotes(output: str, separator: Any, items: list[str]) -> None:
     assert parse_list(output, separator) == items
+
+
+LIST_OUTPUTS = ["red, green, blue", '"Paris, France", Berlin', "U.S., U.K., E.U.", "Mr. Smith, Dr. Who.",
+                'a, "b, c", "d ""quoted"" e", f', "one", "tea,coffee , water"]
+
+
+@pytest.mark.parametrize("output", LIST_OUTPUTS)
+def test_comma_lists_are_read_like_langchains_parser(output: str) -> None:
+    lc = pytest.importorskip("langchain_core.output_parsers")
+    theirs = [item.strip() for item in lc.CommaSeparatedListOutputParser().parse(output)]
+    assert parse_list(output, "comma") == theirs
+
+
+@pytest.mark.parametrize("output", ['{"text": "line one\nline two"}', '```json\n{"a": "x\ny", "b": 2}\n```',
+                                    'Here: {"poem": "roses\n\tare red"} ok', '[1, "a\nb"]'])
+def test_raw_newlines_inside_json_strings_parse_like_langchain(output: str) -> None:
+    lc = pytest.importorskip("langchain_core.output_parsers")
+    expected = lc.JsonOutputParser().parse(output) if not output.startswith("Here") else {"poem": "roses\n\tare red"}
+    assert extract_json(output) == expected
+
+
+def test_an_unterminated_string_says_at_once() -> None:
+    with pytest.raises(ParseError) as caught:
+        extract_json('{"a": "never closed')
+    assert str(caught.value) == ("the output is not valid JSON: Unterminated string starting at line 1, "
+                                 "column 7: '{\"a\": \"never closed'")
+
+
+@pytest.mark.parametrize("text", ["Score: 7 (great)", "Score: 7", "Score: 10 (ok) and more"])
+def test_an_unmatched_optional_group_is_null_like_langchains_regex_parser(text: str) -> None:
+    lc = pytest.importorskip("langchain_classic.output_parsers")
+    regex = r"Score: (\d+)(?: \((\w+)\))?"
+    theirs = lc.RegexParser(regex=regex, output_keys=["score", "note"]).parse(text)
+    ours = parse_regex(text, re.compile(r"Score: (?P<score>\d+)(?: \((?P<note>\w+)\))?"))
+    assert ours == theirs
+
+
+def test_fields_mode_keeps_extra_keys_like_langchains_structured_parser() -> None:
+    lc = pytest.importorskip("langchain_classic.output_parsers")
+    output = '```json\n{"name": "Ada", "age": 36, "nickname": "Countess"}\n```'
+    theirs = lc.StructuredOutputParser.from_response_schemas(
+        [lc.ResponseSchema(name="name", description="Full name"), lc.ResponseSchema(name="age", description="",
+                                                                                   type="integer")]).parse(output)
+    result = run(parse_flow_("parser.structured", {"fields": PERSON_FIELDS},
+                             [output]))
+    assert result.ok, result.error
+    assert result.outputs["value"] == theirs == {"name": "Ada", "age": 36, "nickname": "Countess"}
 
 
 def test_regex_named_groups_first_or_every_match() -> None:
@@ -107,8 +155,8 @@ def test_every_schema_problem_is_listed() -> None:
     result = run(parse_flow_("parser.structured", {"fields": PERSON_FIELDS},
                              ['{"age": "thirty-six", "role": "pilot", "extra": 1}']))
     assert str(result.error) == (
-        "node 'parse' (parser.structured) failed: node 'parse': the output does not match the schema (4 problems): "
-        "$: 'name' is a required property; $: Additional properties are not allowed ('extra' was unexpected); "
+        "node 'parse' (parser.structured) failed: node 'parse': the output does not match the schema (3 problems): "
+        "$: 'name' is a required property; "
         "$.age: 'thirty-six' is not of type 'integer'; $.role: 'pilot' is not one of ['engineer', 'manager'] "
         "(wire format_instructions into the prompt, or connect a model to 'model' so the output can be "
         "repaired once)")

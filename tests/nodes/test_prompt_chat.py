@@ -25,8 +25,25 @@ def test_the_default_has_a_system_message_a_history_slot_and_the_question() -> N
     out = chat({}, {"question": "Who are you?", "history": history})
     assert out["messages"] == (Message("system", "You are a helpful assistant."), *history,
                                Message("user", "Who are you?"))
-    assert out["text"] == ("System: You are a helpful assistant.\n\nHuman: Hi\n\nAI: Hello!\n\n"
-                           "Human: Who are you?")
+    assert out["text"] == "System: You are a helpful assistant.\nHuman: Hi\nAI: Hello!\nHuman: Who are you?"
+
+
+@pytest.mark.parametrize("history", [[], [("user", "Hi"), ("assistant", "Hello!")],
+                                     [("user", "two\nlines"), ("assistant", "ok"), ("tool", "42")]])
+def test_text_is_what_langchains_chat_prompt_format_gives(history: list[tuple[str, str]]) -> None:
+    lc = pytest.importorskip("langchain_core.prompts")
+    lc_messages = pytest.importorskip("langchain_core.messages")
+    kinds = {"user": lc_messages.HumanMessage, "assistant": lc_messages.AIMessage,
+             "tool": lambda c: lc_messages.ToolMessage(c, tool_call_id="t1")}
+    template = lc.ChatPromptTemplate.from_messages([("system", "Answer in {language}."),
+                                                    lc.MessagesPlaceholder("history"), ("human", "{question}")])
+    theirs = template.format(language="French", question="Why?", history=[kinds[r](c) for r, c in history])
+    config = {"messages": [{"role": "system", "content": "Answer in {language}."},
+                           {"role": "placeholder", "content": "{history}"},
+                           {"role": "human", "content": "{question}"}]}
+    out = chat(config, {"language": "French", "question": "Why?",
+                        "history": [{"role": r, "content": c} for r, c in history]})
+    assert out["text"] == theirs
 
 
 def test_ports_are_text_variables_then_optional_message_slots() -> None:

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nodes.splitter import RecursiveSplitter, TokenSplitter, chunk_documents, markdown_sections
+from nodes.splitter import RecursiveSplitter, TokenSplitter, chunk_documents
 from nodes.support.documents import Document
+from nodes.support.markdown import default_headers, markdown_sections
 from nodes.support.tokens import PINNED, get_encoding, shipped_files
 from tests.nodes.flowkit import make_flow, run
 
@@ -74,7 +75,7 @@ def test_token_splitter_windows_cover_the_text() -> None:
 
 def test_markdown_sections_carry_their_header_path() -> None:
     text = "# Guide\nintro\n## Grind\nfine\n```\n# not a header\n```\n### Deep\nx\n## Water\nhot\n"
-    sections = markdown_sections(text, (1, 2))
+    sections = markdown_sections(text, default_headers((1, 2)))
     assert [(s[1].splitlines()[0], s[2]) for s in sections] == [
         ("# Guide", {"h1": "Guide"}), ("## Grind", {"h1": "Guide", "h2": "Grind"}),
         ("## Water", {"h1": "Guide", "h2": "Water"})]

@@ -9,6 +9,8 @@ the model's output as it came).
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from dataclasses import dataclass
@@ -68,13 +70,13 @@ def extract_json(text: str) -> Any:
     if not stripped:
         raise ParseError("the output is empty; expected JSON")
     try:
-        return json.loads(stripped)
+        return json.loads(stripped, strict=False)  # raw newlines inside strings are fine (LangChain's too)
     except ValueError:
         pass
     starts = _candidates(text)
     if not starts:
         raise ParseError(f"the output holds no JSON object or array (no '{{' or '['): {_shorten(stripped)!r}")
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(strict=False)
     errors: list[json.JSONDecodeError] = []
     for start in starts:
         try:
@@ -83,7 +85,8 @@ def extract_json(text: str) -> Any:
             errors.append(err)
     furthest = max(errors, key=lambda err: err.pos)  # the first of equals, like the model's first try
     where = locate(text, furthest.pos)
-    raise ParseError(f"the output is not valid JSON: {furthest.msg} at {where.describe()}")
+    reason = furthest.msg.removesuffix(" at")  # "Invalid control character at" already ends in "at"
+    raise ParseError(f"the output is not valid JSON: {reason} at {where.describe()}")
 
 
 def parse_list(text: str, separator: Literal["auto", "comma", "line"] = "auto") -> list[str]:
@@ -96,17 +99,32 @@ def parse_list(text: str, separator: Literal["auto", "comma", "line"] = "auto") 
     by_line = separator == "line" or (separator == "auto" and len(lines) > 1)
     if by_line and len(lines) > 1 and lines[0].rstrip().endswith(":"):
         lines = lines[1:]  # a lead-in such as "Here are the items:"
-    raw = lines if by_line else body.split(",")
+    raw = lines if by_line else _comma_items(body)
     items = [_clean_item(item) for item in raw]
     return [item for item in items if item]
 
 
-def parse_regex(text: str, pattern: re.Pattern[str], *, every: bool = False) -> dict[str, str] | list[dict[str, str]]:
-    """The named groups of the first match (or of every match); ParseError when nothing matches."""
-    matches = [m.groupdict(default="") for m in pattern.finditer(text)] if every else []
+def _comma_items(body: str) -> list[str]:
+    """Comma-separated items read as CSV, so "Paris, France" in double quotes stays one item (as in
+    LangChain's CommaSeparatedListOutputParser)."""
+    try:
+        return [item for row in csv.reader(io.StringIO(body), skipinitialspace=True) for item in row]
+    except csv.Error:
+        return body.split(",")
+
+
+Groups = dict[str, str | None]
+
+
+def parse_regex(text: str, pattern: re.Pattern[str], *, every: bool = False) -> Groups | list[Groups]:
+    """The named groups of the first match (or of every match); ParseError when nothing matches.
+
+    An optional group that did not take part in the match is None (null), as in LangChain's RegexParser.
+    """
+    matches = [m.groupdict() for m in pattern.finditer(text)] if every else []
     if not every:
         first = pattern.search(text)
-        matches = [first.groupdict(default="")] if first else []
+        matches = [first.groupdict()] if first else []
     if not matches:
         raise ParseError(f"the output does not match the pattern {pattern.pattern!r}: {_shorten(text.strip())!r}")
     return matches if every else matches[0]
@@ -118,7 +136,7 @@ def _unfence(text: str) -> str:
 
 
 def _clean_item(item: str) -> str:
-    item = _ITEM_MARK.sub("", item).strip().rstrip(".;").strip()
+    item = _ITEM_MARK.sub("", item).strip()  # a trailing period is kept: "U.S." stays "U.S."
     if len(item) >= 2 and item[0] in _QUOTES and item[-1] in _QUOTES:
         item = item[1:-1].strip()
     return item

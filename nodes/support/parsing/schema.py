@@ -43,8 +43,8 @@ def schema_from_fields(fields: list[FieldSpec]) -> dict[str, Any]:
         if f.type == "array" and f.items:
             prop["items"] = {"type": f.items}
         properties[f.name] = prop
-    return {"type": "object", "properties": properties, "required": [f.name for f in fields if f.required],
-            "additionalProperties": False}
+    # extra keys are kept, as LangChain's StructuredOutputParser keeps them
+    return {"type": "object", "properties": properties, "required": [f.name for f in fields if f.required]}
 
 
 def check_schema(schema: dict[str, Any]) -> None:
