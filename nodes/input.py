@@ -108,8 +108,8 @@ def chat_input(config: ChatInputConfig, inputs: dict[str, Any], ctx: RunContext)
 
 
 @node("input.file", title="File input", config=FileInputConfig, role="input", cacheable=False,
-      description="A file given by whoever runs the flow, as a path inside the allowed folder "
-                  "(CHAINLOOM_FILES_ROOT, default the working directory); read by its type: text, "
+      description="A file given by whoever runs the flow, as a path inside an allowed folder "
+                  "(the folders in CHAINLOOM_FILES_ROOT, the working directory); read by its type: text, "
                   "Markdown, PDF, CSV, JSON/JSONL, HTML.",
       outputs=(Port("documents", PortType.DOCUMENTS, "The file's documents."),
                Port("text", PortType.TEXT, "All of the file's text."),
@@ -120,9 +120,9 @@ def file_input(config: FileInputConfig, inputs: dict[str, Any], ctx: RunContext)
     if not isinstance(raw, str) or not raw:
         raise FlowInputError(f"{label} takes a file path; got {type(raw).__name__}",
                              hint=f"pass --input {config.name}=path/to/file")
-    path = resolve_path(raw, field=config.name)
+    path = resolve_path(raw, field=config.name, label=label)
     if not path.is_file():
-        raise FlowInputError(f"{label}: no file at '{raw}'", hint="check the path (relative to the allowed folder)")
+        raise FlowInputError(f"{label}: '{raw}' (resolved to {path}) is not a file", hint="give a file, not a folder")
     docs = readers.read_any(path, display(path))
     return {"documents": docs, "text": "\n\n".join(d.text for d in docs), "path": display(path)}
 

@@ -1,13 +1,16 @@
 """Document loaders: files, folders, PDFs, CSV, JSON/JSONL, web pages and SQL queries.
 
 Every loader outputs Documents whose metadata names their `source` (a path
-relative to the allowed root, a URL, or the query) plus `page`/`row` where that
-applies. File paths resolve inside the allowed root (nodes/support/paths.py); web pages
+relative to its allowed folder, a URL, or the query) plus `page`/`row`/`sheet` where that
+applies. File paths resolve inside the allowed folders (nodes/support/paths.py); web pages
 are fetched through nodes/support/safe_http.py; SQL runs read-only, one statement, capped.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import re
 from typing import Any, Literal
 
@@ -194,30 +197,51 @@ def sql_node(config: SqlConfig, inputs: dict[str, Any], ctx: RunContext) -> dict
 class AutoConfig(NodeConfig):
     path: str = Field("docs", min_length=1, max_length=4096, description="A file or a folder.")
     glob: str = Field("**/*", min_length=1, max_length=500, description="For a folder: which files.")
-    use_unstructured: bool = Field(True, description="Use the `unstructured` package when it is installed.")
+    use_unstructured: bool = Field(True, description="For formats without a built-in reader (.doc, .ppt, "
+                                   ".rtf, .epub, .odt, ...): use `unstructured` when it is installed (the "
+                                   "documents extra). PDF, HTML, DOCX, PPTX and XLSX never go through it.")
 
 
 @node("loader.auto", title="Any file (auto-detect)", config=AutoConfig, outputs=_OUT, cacheable=False,
-      description="Detects each file's type; uses `unstructured` for office formats when installed.")
+      description="Detects each file's type: PDF by pypdf, HTML by BeautifulSoup, DOCX/PPTX/XLSX by "
+      "python-docx, python-pptx and openpyxl (the office extra), text formats directly; other formats "
+      "through `unstructured` when installed (offline, quietly).")
 def auto_node(config: AutoConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     target = resolve_path(config.path)
     files = glob_in_root(config.glob, root=target) if target.is_dir() else [target]
-    partition = _unstructured() if config.use_unstructured else None
     docs: list[Document] = []
     for f in files:
         shown = display(f)
-        if partition is not None and f.suffix.lower() not in (".txt", ".md", ".csv", ".json", ".jsonl"):
-            elements = partition(filename=str(f))
-            text = "\n\n".join(str(e) for e in elements)
-            docs.append(Document(text, {"source": shown, "loader": "unstructured"}))
+        if f.suffix.lower() in readers.UNSTRUCTURED_ONLY and config.use_unstructured:
+            partition = _unstructured()
+            if partition is None:
+                raise readers.no_reader(f, shown)
+            docs.append(Document(_quietly(partition, f), {"source": shown, "loader": "unstructured"}))
         else:
             docs.extend(readers.read_any(f, shown))
     return {"documents": docs}
 
 
+# unstructured's optional telemetry and model downloads stay off: everything runs offline
+_OFFLINE_ENV = {"SCARF_NO_ANALYTICS": "true", "DO_NOT_TRACK": "true", "HF_HUB_OFFLINE": "1",
+                "TRANSFORMERS_OFFLINE": "1", "UNSTRUCTURED_DISABLE_TELEMETRY": "true"}
+
+
+def _quietly(partition: Any, path: Any) -> str:
+    """Text of `path` by unstructured, with anything it prints kept off stdout and stderr."""
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        elements = partition(filename=str(path))
+    return "\n\n".join(str(e) for e in elements)
+
+
 def _unstructured() -> Any:
+    for key, value in _OFFLINE_ENV.items():
+        os.environ.setdefault(key, value)
+    sink = io.StringIO()
     try:
-        from unstructured.partition.auto import partition  # type: ignore[import-not-found]  # noqa: PLC0415 - heavy SDK: loaded on first use
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            from unstructured.partition.auto import partition  # type: ignore[import-not-found]  # noqa: PLC0415 - heavy SDK: loaded on first use
     except ImportError:
         return None
     return partition

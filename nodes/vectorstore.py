@@ -43,16 +43,18 @@ class ChromaConfig(NodeConfig):
         return value
 
 
-def open_vector_store(config: ChromaConfig, embedder: Embedder, ctx: RunContext) -> ChromaStore:
+def open_vector_store(config: ChromaConfig, embedder: Embedder, ctx: RunContext, *, create: bool = True
+                      ) -> ChromaStore:
+    """The configured collection; with `create` off it must exist (searching an empty name is a mistake)."""
     hnsw = Hnsw(config.ef_search, config.ef_construction, config.max_neighbors)
     if config.url:
         headers = {"Authorization": f"Bearer {ctx.secret(config.token_env, field='token_env')}"} \
             if config.token_env else {}
         return ChromaStore(client_for(url=config.url, headers=headers), config.collection, embedder,
-                           space=config.space, hnsw=hnsw, location=config.url)
+                           space=config.space, hnsw=hnsw, location=config.url, create=create)
     path = data_dir(ctx) / config.folder
     return ChromaStore(client_for(path=path), config.collection, embedder, space=config.space, hnsw=hnsw,
-                       location=str(path))
+                       location=str(path), create=create)
 
 
 @node("vectorstore.chroma", title="Chroma vector store", config=ChromaConfig, cacheable=False,
@@ -63,15 +65,18 @@ def open_vector_store(config: ChromaConfig, embedder: Embedder, ctx: RunContext)
       outputs=(Port("store", PortType.VECTOR_STORE, "The collection, for retrievers."),
                Port("stats", PortType.JSON, "added / unchanged / deleted chunk counts and the total.")),
       description="A chromadb collection: adds documents with stable ids (re-ingesting adds nothing; "
-                  "a changed file replaces its chunks) and serves searches.")
+                  "a changed file replaces its chunks) and serves searches. Without a documents input the "
+                  "collection must exist (the error lists the collections there).")
 def chroma_node(config: ChromaConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
-    store = open_vector_store(config, inputs["embeddings"], ctx)
+    # with no documents input the node only serves searches: the collection must exist already
+    store = open_vector_store(config, inputs["embeddings"], ctx, create=inputs.get("documents") is not None)
     docs = as_documents(inputs.get("documents"))
     stats = UpsertStats()
     if docs:
         stats = store.upsert(docs, batch_size=config.batch_size, usage=usage_hook(ctx, store.embedder.name),
                              progress=lambda done, total: ctx.step("progress", done=done, total=total))
-    return {"store": store, "stats": {**stats.to_dict(), "count": store.count()}}
+    count = store.count() if store.create or store.exists() else 0  # counting would create it
+    return {"store": store, "stats": {**stats.to_dict(), "count": count}}
 
 
 class DeleteConfig(NodeConfig):

@@ -36,10 +36,20 @@ def test_there_are_example_flows() -> None:
     assert {"hello", "router"} <= {p.stem for p in FLOWS}
 
 
+@pytest.mark.parametrize("where", ["checkout", "elsewhere", "files_root_set"])
 @pytest.mark.parametrize("path", FLOWS, ids=[p.stem for p in FLOWS])
-def test_example_flow_runs_offline(path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_example_flow_runs_offline(path: Path, where: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """From the checkout, from any other folder, and with CHAINLOOM_FILES_ROOT pointing elsewhere:
+    an example finds its sample data in the bundled examples' folder."""
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # examples must not need a key
+    monkeypatch.delenv("CHAINLOOM_FILES_ROOT", raising=False)
     monkeypatch.setenv("CHAINLOOM_HOME", str(tmp_path))
+    if where != "checkout":
+        (tmp_path / "cwd").mkdir()
+        monkeypatch.chdir(tmp_path / "cwd")
+    if where == "files_root_set":
+        (tmp_path / "mine").mkdir()
+        monkeypatch.setenv("CHAINLOOM_FILES_ROOT", str(tmp_path / "mine"))
     flow = load_flow(path)
     assert path.read_text(encoding="utf-8") == dumps_flow(flow), "write example flows with save_flow()"
     registry = default_registry()

@@ -30,11 +30,10 @@ TEMPLATE_PREFIX = "template:"
 
 
 def examples_dir() -> Path:
-    """$CHAINLOOM_EXAMPLES, else the installed `flows` package (the repo's flows/ in a checkout)."""
-    env = os.environ.get(EXAMPLES_ENV)
-    if env:
-        return Path(env)
-    return Path(str(resources.files("flows")))
+    """$CHAINLOOM_EXAMPLES, else the installed example flows (one resolver: nodes.support.paths)."""
+    from nodes.support.paths import examples_dir as resolve  # noqa: PLC0415 - keeps ui start-up light
+
+    return resolve()
 
 
 def templates_dir() -> Path:

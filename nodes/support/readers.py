@@ -28,8 +28,7 @@ def read_bytes(path: Path, shown: str, max_bytes: int = 200 * 1024 * 1024) -> by
     try:
         size = path.stat().st_size
     except FileNotFoundError as err:
-        raise LoadError(f"file '{shown}' does not exist", hint="check the path; it is relative to "
-                        "the allowed folder (CHAINLOOM_FILES_ROOT or the working directory)") from err
+        raise LoadError(f"file '{shown}' (resolved to {path}) does not exist", hint="check the path") from err
     if not path.is_file():
         raise LoadError(f"'{shown}' is not a file")
     if size > max_bytes:
@@ -188,19 +187,53 @@ def html_to_text(html: str | bytes) -> tuple[str, str]:
 
 
 Reader = Callable[[Path, str], list[Document]]
+
+
+def _office(name: str) -> Reader:
+    def read(path: Path, shown: str) -> list[Document]:
+        from nodes.support import office  # noqa: PLC0415 - the office readers load only for office files
+
+        reader: Reader = getattr(office, name)
+        return reader(path, shown)
+    return read
+
+
 BY_SUFFIX: dict[str, Reader] = {
     ".pdf": lambda p, s: read_pdf(p, s),
     ".csv": lambda p, s: read_csv(p, s),
     ".json": lambda p, s: read_json(p, s),
     ".jsonl": lambda p, s: read_json(p, s),
     ".ndjson": lambda p, s: read_json(p, s),
+    ".docx": _office("read_docx"),
+    ".pptx": _office("read_pptx"),
+    ".xlsx": _office("read_xlsx"),
+    ".xlsm": _office("read_xlsx"),
 }
+# formats with no reader of our own: only `unstructured` (the documents extra) reads them
+UNSTRUCTURED_ONLY = frozenset((".doc", ".ppt", ".xls", ".odt", ".odp", ".ods", ".rtf", ".epub", ".msg", ".eml",
+                               ".pages", ".key", ".numbers"))
+_SNIFF = 4096
+
+
+def no_reader(path: Path, shown: str) -> LoadError:
+    return LoadError(f"'{shown}' is a {path.suffix.lower()} file, which has no built-in reader",
+                     hint="save it as .docx, .pptx, .xlsx or .pdf, or pip install 'chainloom[documents]' "
+                          "(unstructured) and load it with loader.auto")
 
 
 def read_any(path: Path, shown: str, encoding: str = "utf-8") -> list[Document]:
-    """Pick a reader by extension; everything else is read as text."""
-    if path.suffix.lower() in (".html", ".htm"):
+    """Pick a reader by extension; other files are read as text unless they look binary."""
+    suffix = path.suffix.lower()
+    if suffix in (".html", ".htm"):
         title, text = html_to_text(read_bytes(path, shown))
         return [Document(text, {"source": shown, "title": title})]
-    reader = BY_SUFFIX.get(path.suffix.lower())
-    return reader(path, shown) if reader else read_text(path, shown, encoding)
+    reader = BY_SUFFIX.get(suffix)
+    if reader:
+        return reader(path, shown)
+    if suffix in UNSTRUCTURED_ONLY:
+        raise no_reader(path, shown)
+    data = read_bytes(path, shown)
+    if b"\x00" in data[:_SNIFF] and not data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        raise LoadError(f"'{shown}' looks like a binary file, not text (it holds NUL bytes)",
+                        hint="exclude it with the glob, or convert it to text, PDF or an office format")
+    return [Document(decode(data, shown, encoding), {"source": shown})]

@@ -127,8 +127,9 @@ class ChromaStore:
     """One chroma collection plus the embedder that fills and queries it."""
 
     def __init__(self, client: Any, collection: str, embedder: Embedder, *, space: Space = "cosine",
-                 hnsw: Hnsw = Hnsw(), location: str = "") -> None:
+                 hnsw: Hnsw = Hnsw(), location: str = "", create: bool = True) -> None:
         self.client = client
+        self.create = create  # False: opened only to search, so a retriever asks that the collection exists
         self.name = collection
         self.embedder = embedder
         self.space = space
@@ -164,6 +165,23 @@ class ChromaStore:
                          f"'{space}' or use another collection name")
             self._collection = col
         return self._collection
+
+    def names(self) -> list[str]:
+        """Every collection in this store's database, sorted."""
+        return sorted(str(getattr(c, "name", c)) for c in self.client.list_collections())
+
+    def exists(self) -> bool:
+        return self._collection is not None or self.name in self.names()
+
+    def must_exist(self) -> None:
+        """PermanentError listing the collections when a search-only store names one never created."""
+        if self.create or self.exists():
+            return
+        where = f" at {self.location}" if self.location else ""
+        raise PermanentError(
+            f"collection '{self.name}' does not exist{where}; the collections there are: "
+            f"{', '.join(self.names()) or 'none yet'}",
+            hint="run the flow that ingests into it first, or set collection to one of those")
 
     def count(self) -> int:
         return int(self.collection.count())
@@ -349,6 +367,7 @@ class Retriever:
     where: dict[str, Any] | None = None
 
     def retrieve(self, query: str, ctx: RunContext | None = None) -> list[Document]:
+        self.store.must_exist()
         usage = (lambda n: ctx.usage(prompt_tokens=n, model=self.store.embedder.name)) if ctx else None
         return self.store.search(query, search_type=self.search_type, k=self.k, fetch_k=self.fetch_k,
                                  lambda_mult=self.lambda_mult, score_threshold=self.score_threshold,

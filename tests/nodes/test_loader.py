@@ -69,7 +69,8 @@ def test_text_file_and_its_errors(root: Path) -> None:
     assert docs_of(load("loader.text", {"path": "a.txt"})) == [
         {"id": "", "text": "hello there", "metadata": {"source": "a.txt"}}]
     missing = load("loader.text", {"path": "nope.txt"})
-    assert "file 'nope.txt' does not exist" in str(missing.error)
+    assert f"'nope.txt' does not exist (looked for {root / 'nope.txt'}, " in str(missing.error)
+    assert f"allowed folders: {root}, {Path.cwd().resolve()}" in str(missing.error)
     bad = load("loader.text", {"path": "bad.txt"})
     assert "'bad.txt' is not valid utf-8 (byte 3" in str(bad.error) and "encoding" in str(bad.error)
     assert docs_of(load("loader.text", {"path": "bad.txt", "encoding": "latin-1"}))[0]["text"] == "café au lait"
@@ -81,7 +82,9 @@ def test_paths_cannot_escape_the_root(root: Path, tmp_path_factory: pytest.TempP
     os.symlink(outside / "secret.txt", root / "link.txt")
     for path in ("../outside/secret.txt", str(outside / "secret.txt"), "link.txt"):
         result = load("loader.text", {"path": path})
-        assert result.status == "failed" and "outside the allowed folder" in str(result.error), path
+        assert result.status == "failed" and "outside the allowed folders: " in str(result.error), path
+        resolved = (root / path).resolve() if path.startswith("..") else (outside / "secret.txt").resolve()
+        assert f"(resolved to {resolved}) is outside" in str(result.error), path
     globbed = load("loader.directory", {"path": ".", "glob": "../**/*.txt"})
     assert "may not contain '..'" in str(globbed.error)
 
@@ -209,7 +212,8 @@ def test_file_input_refuses_paths_outside_the_allowed_folder(tmp_path: Path, mon
     assert result.status == "failed"
     assert "is outside the allowed folder" in str(result.error)
     missing = Runner(default_registry()).run(_file_flow(), {"file": "nope.txt"})
-    assert str(missing.error).startswith("node 'f' (input.file) failed: flow input 'file': no file at 'nope.txt'")
+    assert str(missing.error).startswith("node 'f' (input.file) failed: flow input 'file': 'nope.txt' does not "
+                                         f"exist (looked for {tmp_path / 'root' / 'nope.txt'}, ")
 
 
 def test_a_utf8_byte_order_mark_is_not_text(root: Path) -> None:
@@ -219,3 +223,141 @@ def test_a_utf8_byte_order_mark_is_not_text(root: Path) -> None:
         "out": ("output.json", {"name": "docs"})}
     result = run(make_flow(nodes, [("load.documents", "split.documents"), ("split.documents", "out.value")]))
     assert [(d["text"], d["metadata"]["h1"]) for d in docs_of(result)] == [("# First\nbody", "First")]
+
+
+def test_several_allowed_folders(root: Path, tmp_path_factory: pytest.TempPathFactory,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from nodes.support.paths import examples_dir, files_roots
+
+    first, second = tmp_path_factory.mktemp("first"), tmp_path_factory.mktemp("second")
+    (second / "notes.txt").write_text("from the second folder")
+    (first / "both.txt").write_text("first wins")
+    (second / "both.txt").write_text("second loses")
+    monkeypatch.setenv("CHAINLOOM_FILES_ROOT", os.pathsep.join([str(first), str(second)]))
+    assert files_roots() == [first.resolve(), second.resolve(), Path.cwd().resolve(), examples_dir().resolve()]
+    assert docs_of(load("loader.text", {"path": "notes.txt"}))[0]["text"] == "from the second folder"
+    assert docs_of(load("loader.text", {"path": "both.txt"}))[0]["text"] == "first wins"
+    absolute = docs_of(load("loader.text", {"path": str(second / "notes.txt")}))
+    assert absolute[0]["metadata"]["source"] == "notes.txt"
+    # the bundled examples' sample data is found from anywhere
+    assert docs_of(load("loader.text", {"path": "data/handbook/faq.md"}))[0]["metadata"]["source"] == \
+        "data/handbook/faq.md"
+
+
+# ---------------------------------------------------------------- loader.auto and office files
+def make_docx(path: Path) -> None:
+    docx = pytest.importorskip("docx")
+    document = docx.Document()
+    document.core_properties.title = "Returns policy"
+    document.add_heading("Returns", level=1)
+    document.add_paragraph("Grinders can be returned within 60 days.")
+    table = document.add_table(rows=2, cols=2)
+    for r, row in enumerate([["Item", "Days"], ["Grinder", "60"]]):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    document.add_paragraph("Ask support for a label.")
+    document.save(str(path))
+
+
+def make_pptx(path: Path) -> None:
+    pptx = pytest.importorskip("pptx")
+    from pptx.util import Inches
+
+    deck = pptx.Presentation()
+    for title, body in [("Roadmap", "Ship the grinder in May"), ("Team", "Ada and Grace")]:
+        slide = deck.slides.add_slide(deck.slide_layouts[1])
+        slide.shapes.title.text = title
+        slide.placeholders[1].text = body
+    deck.slides[1].notes_slide.notes_text_frame.text = "Mention hiring."
+    shape = deck.slides[0].shapes.add_table(1, 2, Inches(1), Inches(5), Inches(4), Inches(1))
+    shape.table.cell(0, 0).text, shape.table.cell(0, 1).text = "Q2", "beta"
+    deck.save(str(path))
+
+
+def make_xlsx(path: Path) -> None:
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Prices"
+    for row in [["Item", "Price"], ["Grinder", 120], ["Kettle", None]]:
+        sheet.append(row)
+    book.create_sheet("Empty")
+    formulas = book.create_sheet("Totals")
+    formulas.append(["Total", "=SUM(Prices!B2:B3)"])
+    book.save(str(path))
+
+
+def test_loader_auto_reads_each_office_format_with_its_own_reader(root: Path) -> None:
+    (root / "docs").mkdir()
+    make_docx(root / "docs" / "policy.docx")
+    make_pptx(root / "docs" / "deck.pptx")
+    make_xlsx(root / "docs" / "prices.xlsx")
+    (root / "docs" / "page.html").write_text("<html><head><title>T</title></head><body><nav>menu</nav>"
+                                            "<main><h1>Hello</h1><p>World</p></main></body></html>")
+    (root / "docs" / "paper.pdf").write_bytes(make_pdf(["first page", "second page"]))
+    docs = docs_of(load("loader.auto", {"path": "docs"}))
+    got = [(d["metadata"]["source"], {k: v for k, v in d["metadata"].items() if k != "source"}, d["text"])
+           for d in docs]
+    assert got == [
+        ("docs/deck.pptx", {"page": 1}, "Roadmap\nShip the grinder in May\nQ2 | beta"),
+        ("docs/deck.pptx", {"page": 2}, "Team\nAda and Grace\nMention hiring."),
+        ("docs/page.html", {"title": "T"}, "Hello\nWorld"),
+        ("docs/paper.pdf", {"page": 1, "pages": 2}, "first page"),
+        ("docs/paper.pdf", {"page": 2, "pages": 2}, "second page"),
+        ("docs/policy.docx", {"title": "Returns policy"},
+         "# Returns\nGrinders can be returned within 60 days.\nItem | Days\nGrinder | 60\nAsk support for a label."),
+        ("docs/prices.xlsx", {"sheet": "Prices"}, "Item | Price\nGrinder | 120\nKettle"),
+        ("docs/prices.xlsx", {"sheet": "Totals"}, "Total"),  # a formula never computed by a spreadsheet has no value
+    ]
+
+
+def test_formats_without_a_reader_say_which_extra_to_install(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    (root / "old.doc").write_bytes(b"\xd0\xcf\x11\xe0" + b"\x00" * 100)
+    monkeypatch.setitem(sys.modules, "unstructured", None)  # not installed
+    monkeypatch.setitem(sys.modules, "unstructured.partition", None)
+    monkeypatch.setitem(sys.modules, "unstructured.partition.auto", None)
+    result = load("loader.auto", {"path": "old.doc"})
+    assert "'old.doc' is a .doc file, which has no built-in reader" in str(result.error)
+    assert "pip install 'chainloom[documents]'" in str(result.error)
+    (root / "blob.bin").write_bytes(b"\x00\x01\x02binary")
+    assert "'blob.bin' looks like a binary file" in str(load("loader.auto", {"path": "blob.bin"}).error)
+    make_docx(root / "p.docx")
+    monkeypatch.setitem(sys.modules, "docx", None)
+    missing = load("loader.auto", {"path": "p.docx"})
+    assert "'p.docx' needs the python-docx package to be read" in str(missing.error)
+    assert "pip install 'chainloom[office]'" in str(missing.error)
+
+
+def test_unstructured_is_used_quietly_and_only_where_there_is_no_reader(
+        root: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    import sys
+    import types
+
+    calls: list[str] = []
+
+    def partition(filename: str) -> list[str]:
+        print("*** advertising banner ***")
+        print("warning on stderr", file=sys.stderr)
+        calls.append(Path(filename).name)
+        return ["Rich text body", "second element"]
+
+    auto = types.ModuleType("unstructured.partition.auto")
+    auto.partition = partition  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "unstructured", types.ModuleType("unstructured"))
+    monkeypatch.setitem(sys.modules, "unstructured.partition", types.ModuleType("unstructured.partition"))
+    monkeypatch.setitem(sys.modules, "unstructured.partition.auto", auto)
+    (root / "in").mkdir()
+    (root / "in" / "memo.rtf").write_text("{\\rtf1 Rich text body}")
+    (root / "in" / "paper.pdf").write_bytes(make_pdf(["pdf text"]))
+    (root / "in" / "page.html").write_text("<p>html text</p>")
+    capfd.readouterr()
+    docs = docs_of(load("loader.auto", {"path": "in"}))
+    assert calls == ["memo.rtf"]  # PDF and HTML keep their own readers
+    assert [(d["metadata"]["source"], d["text"]) for d in docs] == [
+        ("in/memo.rtf", "Rich text body\n\nsecond element"), ("in/page.html", "html text"),
+        ("in/paper.pdf", "pdf text")]
+    out, err = capfd.readouterr()
+    assert "banner" not in out and "warning on stderr" not in err
+    assert os.environ.get("SCARF_NO_ANALYTICS") == "true" and os.environ.get("HF_HUB_OFFLINE") == "1"

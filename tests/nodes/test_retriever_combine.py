@@ -95,13 +95,13 @@ def test_retriever_finds_the_shipping_page(home: Path, search_type: str) -> None
     result = ingest_and_ask(home, search_type, "tracked next-day delivery price", score_threshold=0.1)
     assert result.ok, result.error
     docs = result.outputs["docs"]
-    assert docs[0]["metadata"]["source"] == "flows/data/handbook/shipping.md"
-    assert result.outputs["context"].startswith("[1] (flows/data/handbook/shipping.md)\n")
+    assert docs[0]["metadata"]["source"] == "data/handbook/shipping.md"
+    assert result.outputs["context"].startswith("[1] (data/handbook/shipping.md)\n")
 
 
 def test_retriever_filter(home: Path) -> None:
-    result = ingest_and_ask(home, "similarity", "delivery", filter={"source": "flows/data/handbook/faq.md"})
-    assert {d["metadata"]["source"] for d in result.outputs["docs"]} == {"flows/data/handbook/faq.md"}
+    result = ingest_and_ask(home, "similarity", "delivery", filter={"source": "data/handbook/faq.md"})
+    assert {d["metadata"]["source"] for d in result.outputs["docs"]} == {"data/handbook/faq.md"}
 
 
 def run_example(name: str, home: Path, **inputs: Any) -> Any:
@@ -117,13 +117,13 @@ def test_ingest_then_ask_offline_with_sources(home: Path) -> None:
     assert again["stats"]["added"] == 0 and again["stats"]["unchanged"] == first["stats"]["count"]
     out = run_example("rag-ask", home, question="How long do I have to return unopened coffee?")
     assert "within 30 days" in out["answer"]
-    assert out["sources"][0] == {"source": "flows/data/handbook/returns.md"}
+    assert out["sources"][0] == {"source": "data/handbook/returns.md"}
 
 
 def test_rag_qa_example_answers_from_the_shipping_page(home: Path) -> None:
     out = run_example("rag-qa", home)
     assert "6.95 GBP" in out["answer"]
-    assert out["sources"][0] == {"source": "flows/data/handbook/shipping.md"}
+    assert out["sources"][0] == {"source": "data/handbook/shipping.md"}
     out = run_example("rag-qa", home, question="Which process is used to decaffeinate the decaf?")
     assert "sugarcane" in out["answer"] and out["sources"][0]["source"].endswith("faq.md")
 
@@ -132,7 +132,7 @@ def test_rag_qa_example_answers_from_the_shipping_page(home: Path) -> None:
 def test_summary_examples(home: Path, name: str) -> None:
     out = run_example(name, home)
     assert len(out["summary"]) > 100 and "York" in out["summary"]
-    assert out["sources"] == [{"source": "flows/data/annual-letter-2023.md"}]
+    assert out["sources"] == [{"source": "data/annual-letter-2023.md"}]
 
 
 def test_documents_arrive_as_plain_dicts_or_documents() -> None:

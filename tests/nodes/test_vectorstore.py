@@ -118,3 +118,22 @@ def test_embeddings_are_passed_explicitly(tmp_path: Path) -> None:
     s.upsert(DOCS[:1])
     got = s.collection.get(include=["embeddings"])
     assert np.allclose(got["embeddings"][0], HashingEmbedder(256).embed_query(DOCS[0].text), atol=1e-6)
+
+
+def test_searching_a_collection_that_does_not_exist_lists_the_collections(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.flow import load_flow
+    from engine.runner import Runner
+    from nodes.registry import default_registry
+
+    flows = Path(__file__).resolve().parents[2] / "flows"
+    monkeypatch.setenv("CHAINLOOM_HOME", str(tmp_path))
+    runner = Runner(default_registry(), services={"home": str(tmp_path)})
+    store(tmp_path, "other-notes").upsert(DOCS[:1])
+    asked_first = runner.run(load_flow(flows / "rag-ask.json"))  # before its ingest flow ran
+    assert asked_first.status == "failed"
+    assert f"collection 'documents' does not exist at {tmp_path / 'chroma'}; the collections there are: " \
+           "other-notes" in str(asked_first.error)
+    assert "run the flow that ingests into it first" in str(asked_first.error)
+    assert runner.run(load_flow(flows / "rag-ingest.json")).ok
+    assert runner.run(load_flow(flows / "rag-ask.json")).ok  # and in the usual order it answers
