@@ -160,9 +160,7 @@ def _aggregate(lines: list[tuple[str, dict[str, str]]], *, strip_headers: bool
     """Join consecutive groups with equal metadata; a bare header folds into its child."""
     out: list[tuple[str, dict[str, str]]] = []
     for content, meta in lines:
-        if out and out[-1][1] == meta:
-            out[-1] = (out[-1][0] + "  \n" + content, meta)
-        elif (out and len(out[-1][1]) < len(meta) and not strip_headers
+        if out and out[-1][1] == meta or (out and len(out[-1][1]) < len(meta) and not strip_headers
               and out[-1][0].split("\n")[-1][:1] == "#"):
             out[-1] = (out[-1][0] + "  \n" + content, meta)
         else:

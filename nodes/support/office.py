@@ -58,8 +58,8 @@ def read_docx(path: Path, shown: str) -> list[Document]:
 
 def _paragraph_text(docx: ModuleType, element: Any, document: Any) -> str:
     paragraph = docx.text.paragraph.Paragraph(element, document)
-    text = paragraph.text.strip()
-    style = (paragraph.style.name if paragraph.style is not None else "") or ""
+    text = str(paragraph.text).strip()
+    style = str((paragraph.style.name if paragraph.style is not None else "") or "")
     if text and style.startswith("Heading "):
         level = style.removeprefix("Heading ").strip()
         if level.isdigit():

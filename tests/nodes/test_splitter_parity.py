@@ -6,8 +6,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nodes.splitter import (CharacterConfig, CharacterSplitter, CodeConfig, MarkdownConfig, character_node,
-                            code_node, code_splitter, markdown_node)
+from nodes.splitter import (
+    CharacterConfig,
+    CharacterSplitter,
+    CodeConfig,
+    MarkdownConfig,
+    character_node,
+    code_node,
+    code_splitter,
+    markdown_node,
+)
 from nodes.support.code_separators import CODE_SEPARATORS
 from nodes.support.documents import Document
 from nodes.support.markdown import langchain_sections, markdown_sections
