@@ -1,9 +1,9 @@
-"""The `chainloom` command: run, validate, nodes, runs, flows, upgrade.
+"""The `chainloom` command: run, validate, nodes, runs, flows, upgrade, init, examples, completion.
 
 A thin layer over the Python API (`chainloom.runner`, `chainloom.resolve`). Exit
-codes: 0 success; 1 the run failed, the flow has problems (`validate`) or a
-store command was refused; 2 nothing was run because the flow or its inputs
-could not be loaded or validated - and then every problem is printed.
+codes: 0 success; 1 the run failed or a store command was refused; 2 nothing was
+run (or, for `validate`, could run) because the flow or its inputs could not be
+loaded or validated - and then every problem is printed.
 """
 
 from __future__ import annotations
@@ -92,6 +92,8 @@ def handlers_for(args: argparse.Namespace, term: Term) -> tuple[RunView, list[Ha
     view = RunView()
     if args.json:
         return view, [], lambda: None
+    if getattr(args, "verbose", False):  # every input and output: plain lines, also on a terminal
+        return view, [view, LinePrinter(term.out.file, verbose=True)], lambda: None
     if term.live:
         live = LiveView(term.out, view)
         return view, [live], live.close
@@ -149,9 +151,10 @@ def cmd_validate(args: argparse.Namespace, term: Term) -> int:
     except ChainloomError as err:
         plan, issues = None, issues_of(err)
     failed = any(i.severity == "error" for i in issues)
+    code = EXIT_UNRUNNABLE if failed else EXIT_OK  # like `run`: 2 = this flow cannot run
     if args.json:
         term.json({"flow": args.flow, "valid": not failed, "issues": [i.to_dict() for i in issues]})
-        return EXIT_FAILED if failed else EXIT_OK
+        return code
     print_issues(term, issues)  # errors, or only warnings: those do not stop a run
     if failed:
         term.line(f"{len(issues)} problem{'s' if len(issues) != 1 else ''} in {args.flow}")
@@ -159,7 +162,7 @@ def cmd_validate(args: argparse.Namespace, term: Term) -> int:
         term.line(f"✓ {args.flow} is valid: {len(plan.nodes)} nodes, {len(plan.wires)} edges; "
                   f"inputs: {', '.join(plan.input_nodes) or 'none'}; "
                   f"outputs: {', '.join(plan.output_nodes) or 'none'}")
-    return EXIT_FAILED if failed else EXIT_OK
+    return code
 
 
 def cmd_nodes(args: argparse.Namespace, term: Term) -> int:
@@ -199,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     from chainloom import cli_store  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(prog="chainloom", description="Build, run and inspect LLM flows.")
+    parser.add_argument("--version", action="version", version=f"chainloom {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_run_parser(sub)
     p = sub.add_parser("validate", help="check a flow and print every problem")
@@ -210,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--family", help="only this family (e.g. llm, prompt, input)")
     p.set_defaults(handler=cmd_nodes)
     cli_store.add_parsers(sub)
+    from chainloom import cli_tools  # noqa: PLC0415 - `init`, `examples`, `completion`
+
+    cli_tools.add_parsers(sub)
     from server import cli as server_cli  # noqa: PLC0415 - `serve` and `keys`
 
     server_cli.add_parsers(sub)
@@ -230,8 +237,31 @@ def add_run_parser(sub: Any) -> None:
                    help="print only a JSON object: run_id, flow_id, status, outputs, error, hint, "
                         "failed_node, usage, duration")
     p.add_argument("--timeout", type=positive_float, metavar="S", help="stop the run after S seconds")
-    p.add_argument("--session", metavar="ID", help="session id (chat memory and history)")
+    p.add_argument("--session", metavar="ID", type=session_id,
+                   help="session id (chat memory and history): letters, digits, _ . : @ -, up to 200")
+    p.add_argument("--verbose", "-v", action="store_true", help="show each node's inputs and outputs, and every "
+                   "agent step (tool, arguments, result)")
     p.set_defaults(handler=cmd_run)
+
+
+def package_version() -> str:
+    """The installed distribution's version (a checkout that is not installed says so)."""
+    from importlib.metadata import PackageNotFoundError, version  # noqa: PLC0415
+
+    try:
+        return version("chainloom")
+    except PackageNotFoundError:
+        return "(not installed)"
+
+
+def session_id(text: str) -> str:
+    """--session under the API's session id rule."""
+    from nodes.support.sessions import check_session  # noqa: PLC0415
+
+    try:
+        return check_session(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
 
 
 def positive_float(text: str) -> float:

@@ -1,9 +1,9 @@
 """The `chainloom` commands over stored things: runs, saved flows, and upgrading flow files.
 
-`runs` lists recorded runs and `runs show` replays one from its stored events with
-the same lines and summary as a live run. `flows` lists, saves (a new version;
-a stale base is refused), exports (canonical JSON) and lists versions of saved
-flows. `upgrade` migrates a flow file's nodes to the current node versions.
+`runs` lists recorded runs (`--status`, `--json`) and `runs show` replays one from
+its stored events with the same lines and summary as a live run. `flows` lists,
+saves (a new version; a stale base is refused), exports (canonical JSON), lists
+versions of, deletes and diffs saved flows. `upgrade` migrates a flow file's nodes to the current node versions.
 """
 
 from __future__ import annotations
@@ -38,9 +38,15 @@ def cmd_runs(args: argparse.Namespace, term: Term) -> int:
 
     from chainloom.live import ICONS, STYLES, fmt_duration, fmt_tokens  # noqa: PLC0415
 
-    runs = _store().list_runs(args.flow, args.limit)
+    runs = _store().list_runs(args.flow, args.limit if not args.status else max(args.limit, 1) * 50)
+    if args.status:
+        runs = [r for r in runs if r.status == args.status][:args.limit]
+    if args.json:
+        term.json([r.to_dict() for r in runs])
+        return EXIT_OK
     if not runs:
-        term.line("no runs recorded yet" + (f" for flow '{args.flow}'" if args.flow else ""))
+        term.line("no runs recorded yet" + (f" for flow '{args.flow}'" if args.flow else "")
+                  + (f" with status {args.status}" if args.status else ""))
         return EXIT_OK
     table = Table(header_style="bold")
     for column in ("run", "flow", "status", "started", "duration", "tokens"):
@@ -60,6 +66,11 @@ def cmd_runs_show(args: argparse.Namespace, term: Term) -> int:
     from engine.events import event_from_dict  # noqa: PLC0415
 
     store = _store()
+    if len(args.run_id) < MIN_PREFIX and not _exact_run(store, args.run_id):
+        term.line(f"✗ run id prefix '{args.run_id}' is too short: give the whole id or at least {MIN_PREFIX} "
+                  f"characters of it", err=True)
+        term.line("  hint: list recent runs and their ids with `chainloom runs`", err=True)
+        return EXIT_FAILED
     record = store.get_run(args.run_id)
     term.line(_run_header(record))
     view, printer = RunView(), LinePrinter(term.out.file)
@@ -76,6 +87,18 @@ def cmd_runs_show(args: argparse.Namespace, term: Term) -> int:
     return EXIT_OK
 
 
+MIN_PREFIX = 6  # the store's rule for run id prefixes
+
+
+def _exact_run(store: Store, run_id: str) -> bool:
+    from engine.errors import NotFound  # noqa: PLC0415
+
+    try:
+        return store.get_run(run_id).id == run_id
+    except NotFound:
+        return False
+
+
 def _run_header(r: RunRecord) -> str:
     version = f" v{r.flow_version}" if r.flow_version else ""
     session = f" · session {r.session_id}" if r.session_id else ""
@@ -85,7 +108,7 @@ def _run_header(r: RunRecord) -> str:
 # ---------------------------------------------------------------- flows
 def cmd_flows(args: argparse.Namespace, term: Term) -> int:
     commands = {"list": flows_list, "save": flows_save, "export": flows_export,
-                "versions": flows_versions}
+                "versions": flows_versions, "delete": flows_delete, "diff": flows_diff}
     return commands[args.flows_command](args, term)
 
 
@@ -93,6 +116,10 @@ def flows_list(args: argparse.Namespace, term: Term) -> int:
     from rich.table import Table  # noqa: PLC0415
 
     flows = _store().list_flows()
+    if args.json:
+        term.json([{"id": f.id, "name": f.name, "version": f.latest_version,
+                    "updated": f.updated_at.isoformat() if f.updated_at else None} for f in flows])
+        return EXIT_OK
     if not flows:
         term.line("no flows saved yet; save one with `chainloom flows save FILE`")
         return EXIT_OK
@@ -175,6 +202,51 @@ def flows_versions(args: argparse.Namespace, term: Term) -> int:
     return EXIT_OK
 
 
+def flows_delete(args: argparse.Namespace, term: Term) -> int:
+    store = _store()
+    flow_id = store.resolve_flow_id(args.flow)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            term.line(f"✗ not deleting flow '{flow_id}' without confirmation", err=True)
+            term.line("  hint: pass --yes to delete it and all its versions", err=True)
+            return EXIT_FAILED
+        answer = input(f"delete flow '{flow_id}' and all its versions? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            term.line("not deleted")
+            return EXIT_FAILED
+    store.delete_flow(flow_id)
+    term.line(f"✓ deleted flow '{flow_id}' and its versions (its recorded runs stay)")
+    return EXIT_OK
+
+
+def flows_diff(args: argparse.Namespace, term: Term) -> int:
+    """A unified diff of two flows' canonical JSON: files, saved flows, or FLOW@VERSION."""
+    import difflib  # noqa: PLC0415
+
+    from engine.flow import dumps_flow  # noqa: PLC0415
+
+    store = _store()
+    texts = []
+    for ref in (args.a, args.b):
+        flow = _flow_at(ref, store)
+        texts.append(dumps_flow(flow).splitlines(keepends=True))
+    diff = list(difflib.unified_diff(texts[0], texts[1], fromfile=args.a, tofile=args.b))
+    if not diff:
+        term.line(f"{args.a} and {args.b} are the same flow")
+        return EXIT_OK
+    sys.stdout.writelines(diff)
+    return EXIT_FAILED if args.exit_code else EXIT_OK
+
+
+def _flow_at(ref: str, store: Store) -> Flow:
+    import chainloom  # noqa: PLC0415
+
+    name, at, version = ref.rpartition("@") if "@" in ref else (ref, "", "")
+    if at and version.isdigit():
+        return store.get_flow(name, int(version))[0]
+    return chainloom.resolve(ref, store)[0]
+
+
 # ---------------------------------------------------------------- upgrade
 def cmd_upgrade(args: argparse.Namespace, term: Term) -> int:
     import chainloom  # noqa: PLC0415
@@ -219,6 +291,9 @@ def add_runs_parser(sub: Any) -> None:
     p = sub.add_parser("runs", help="list recorded runs; `runs show ID` replays one")
     p.add_argument("--flow", metavar="ID", help="only runs of this flow id")
     p.add_argument("--limit", type=int, default=20, metavar="N", help="how many (default 20)")
+    p.add_argument("--status", choices=["running", "succeeded", "failed", "timeout", "cancelled", "interrupted"],
+                   help="only runs that ended this way")
+    p.add_argument("--json", action="store_true", help="print the runs as a JSON list")
     p.set_defaults(handler=cmd_runs, runs_command=None)
     runs_sub = p.add_subparsers(dest="runs_command", metavar="show")
     show = runs_sub.add_parser("show", help="replay a stored run: its node lines, summary and outputs")
@@ -227,9 +302,18 @@ def add_runs_parser(sub: Any) -> None:
 
 def add_flows_parser(sub: Any) -> None:
     p = sub.add_parser("flows", help="saved flows with version history")
-    flows_sub = p.add_subparsers(dest="flows_command", required=True, metavar="list|save|export|versions")
+    flows_sub = p.add_subparsers(dest="flows_command", required=True,
+                                 metavar="list|save|export|versions|delete|diff")
     p.set_defaults(handler=cmd_flows)
-    flows_sub.add_parser("list", help="list saved flows")
+    listing = flows_sub.add_parser("list", help="list saved flows")
+    listing.add_argument("--json", action="store_true", help="print them as a JSON list")
+    delete = flows_sub.add_parser("delete", help="delete a saved flow and all its versions")
+    delete.add_argument("flow", metavar="ID", help="saved flow id or name")
+    delete.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    diff = flows_sub.add_parser("diff", help="show what changed between two flows")
+    diff.add_argument("a", metavar="A", help="a flow file, a saved flow's id or name, or ID@VERSION")
+    diff.add_argument("b", metavar="B")
+    diff.add_argument("--exit-code", action="store_true", help="exit 1 when they differ (like git diff)")
     save = flows_sub.add_parser("save", help="save a flow file as a new version")
     save.add_argument("file", metavar="FILE")
     save.add_argument("--base", type=int, metavar="N",

@@ -53,6 +53,8 @@ class NodeRow:
     streamed: str = ""
     note: str = ""
     attempt: int = 1
+    cost: float | None = None
+    step: str = ""  # the latest step: a progress bar, a tool call or its result
 
     @property
     def tokens(self) -> int | None:
@@ -96,9 +98,11 @@ class RunView:
 
 def node_row(node_id: str, n: NodeState) -> NodeRow:
     usage = n.usage or {}
+    steps = [text for text in (step_text(str(s.get("name", "")), s) for s in n.steps) if text]
     return NodeRow(node_id, n.type, n.status, n.duration,
                    int(usage["total_tokens"]) if "total_tokens" in usage else None,
-                   n.chunks, n.tokens, _note(n), max(n.attempts, 1))
+                   n.chunks, n.tokens, _note(n), max(n.attempts, 1),
+                   float(usage["cost"]) if usage.get("cost") is not None else None, steps[-1] if steps else "")
 
 
 def _note(n: NodeState) -> str:
@@ -134,6 +138,46 @@ def fmt_tokens(tokens: int | None) -> str:
     return "" if tokens is None else f"{tokens:,}"
 
 
+def fmt_cost(cost: float | None) -> str:
+    """US dollars: cents for big sums, more digits for the small ones a call costs."""
+    if cost is None:
+        return ""
+    return f"${cost:,.2f}" if cost >= 1 else f"${cost:.6f}".rstrip("0").rstrip(".")
+
+
+BAR = 20
+
+
+def progress_bar(done: int, total: int) -> str:
+    filled = BAR * done // total if total else BAR
+    return f"[{'#' * filled}{'-' * (BAR - filled)}] {done:,}/{total:,}"
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def step_text(name: str, d: Mapping[str, Any]) -> str:
+    """A node step in a few words: ingest progress as a bar; an agent's tool calls, results and answers."""
+    if name == "progress" and "done" in d and "total" in d:
+        return f"{progress_bar(int(d['done']), int(d['total']))} chunks"
+    if name == "tool_call":
+        return f"calls {d.get('tool')}({_short(d.get('arguments', {}))})"
+    if name == "observation":
+        return f"{d.get('tool')} → {'' if d.get('ok', True) else 'error: '}{_short(d.get('text', ''))}"
+    if name in ("thought", "final_answer"):
+        return f"{name.replace('_', ' ')}: {_short(d.get('text', ''))}"
+    if name in ("plan", "replan"):
+        return f"{name}: " + "; ".join(map(str, d.get("steps", [])))[:300]
+    if name == "step":
+        return f"step {d.get('index')}: {_short(d.get('task', ''))}"
+    if name == "stopped":
+        return f"stopped: {d.get('reason')}"
+    return ""
+
+
 def _status_text(row: NodeRow) -> Text:
     label = f"{ICONS.get(row.status, '?')} {row.status}"
     if row.status == "running" and row.attempt > 1:
@@ -145,12 +189,12 @@ def progress(view: RunView) -> RenderableType:
     """The live picture: the node table, then the streamed text of running nodes."""
     table = Table(box=None, pad_edge=False, show_header=True, header_style="bold")
     for name, justify in (("", "left"), ("node", "left"), ("type", "left"),
-                          ("time", "right"), ("tokens", "right")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+                          ("time", "right"), ("tokens", "right"), ("", "left")):
+        table.add_column(name, justify=justify, overflow="ellipsis", no_wrap=name == "")  # type: ignore[arg-type]
     for row in view.rows.values():
         icon = Text(ICONS.get(row.status, "?"), style=STYLES.get(row.status, ""))
         table.add_row(icon, row.id, Text(row.type, style="dim"), fmt_duration(row.duration),
-                      fmt_tokens(row.tokens))
+                      fmt_tokens(row.tokens), Text(row.step if row.status == "running" else "", style="cyan"))
     streams = [Panel(Text(r.streamed[-STREAM_TAIL:]), title=r.id, title_align="left",
                      border_style="cyan") for r in view.running() if r.streamed]
     return Group(table, *streams)
@@ -159,14 +203,19 @@ def progress(view: RunView) -> RenderableType:
 def summary_table(view: RunView) -> Table:
     """node, type, status, duration, tokens (and why, for skips and failures)."""
     notes = any(r.note for r in view.rows.values())
-    table = Table(title="Run summary", title_justify="left", header_style="bold")
-    for name in ("node", "type", "status", "duration", "tokens"):
-        table.add_column(name, justify="right" if name in ("duration", "tokens") else "left")
+    costs = any(r.cost is not None for r in view.rows.values())
+    table = Table(title="Run summary", title_justify="left", header_style="bold", show_footer=costs)
+    total_cost = sum(r.cost or 0.0 for r in view.rows.values())
+    total_tokens = sum(r.usage_tokens or 0 for r in view.rows.values())
+    for name in ("node", "type", "status", "duration", "tokens", *(["cost"] if costs else [])):
+        footer = {"node": "total", "tokens": fmt_tokens(total_tokens), "cost": fmt_cost(total_cost)}.get(name, "")
+        table.add_column(name, justify="right" if name in ("duration", "tokens", "cost") else "left",
+                         footer=footer)
     if notes:
         table.add_column("detail", overflow="fold")
     for row in view.rows.values():
         cells: list[Any] = [row.id, row.type, _status_text(row), fmt_duration(row.duration),
-                            fmt_tokens(row.tokens)]
+                            fmt_tokens(row.tokens), *([fmt_cost(row.cost)] if costs else [])]
         table.add_row(*cells, *([Text(row.note)] if notes else []))
     return table
 
@@ -196,7 +245,7 @@ def event_line(event: Event) -> str | None:
         again = f" (attempt {event.attempt})" if event.attempt > 1 else ""
         return f"▶ {event.node} ({event.type}){again}"
     if isinstance(event, NodeStep):
-        return f"  · {event.node}: {event.name}"
+        return f"  · {event.node}: {step_text(event.name, event.data) or event.name}"
     if isinstance(event, NodeFinished):
         return _finished_line(event)
     if isinstance(event, NodeFailed):
@@ -211,6 +260,8 @@ def event_line(event: Event) -> str | None:
     if isinstance(event, RunFinished):
         tokens = event.usage.get("total_tokens")
         extra = f" · {tokens:,} tokens" if tokens else ""
+        if event.usage.get("cost") is not None:
+            extra += f" · {fmt_cost(float(event.usage['cost']))}"
         return f"■ run {event.status} in {fmt_duration(event.duration)}{extra}"
     return None
 
@@ -219,6 +270,8 @@ def _finished_line(event: NodeFinished) -> str:
     parts = [f"✓ {event.node} ({event.type}) {fmt_duration(event.duration)}"]
     if event.usage and event.usage.get("total_tokens"):
         parts.append(f"{int(event.usage['total_tokens']):,} tokens")
+    if event.usage and event.usage.get("cost") is not None:
+        parts.append(fmt_cost(float(event.usage["cost"])))
     if event.cached:
         parts.append("cached")
     if event.fallback_error:
@@ -226,11 +279,26 @@ def _finished_line(event: NodeFinished) -> str:
     return " · ".join(parts)
 
 
-class LinePrinter:
-    """Handler printing `event_line`s and streaming tokens, for pipes and replays."""
+def detail_lines(event: Event) -> list[str]:
+    """--verbose: a node's inputs when it starts, its outputs when it finishes (previews, one a line)."""
+    if isinstance(event, NodeStarted):
+        values, arrow = event.inputs, "in "
+    elif isinstance(event, NodeFinished):
+        values, arrow = event.outputs, "out"
+    else:
+        return []
+    return [f"    {arrow} {name} = {_short(value, 400)}" for name, value in values.items()]
 
-    def __init__(self, out: IO[str]) -> None:
+
+class LinePrinter:
+    """Handler printing `event_line`s and streaming tokens, for pipes and replays.
+
+    `verbose` adds each node's inputs and outputs (the previews the trace keeps).
+    """
+
+    def __init__(self, out: IO[str], *, verbose: bool = False) -> None:
         self.out = out
+        self.verbose = verbose
         self.streaming: str | None = None  # node whose tokens are being written on this line
 
     def __call__(self, event: Event) -> None:
@@ -241,6 +309,8 @@ class LinePrinter:
         if line is not None:
             self.end_stream()
             self.write(line + "\n")
+            for detail in detail_lines(event) if self.verbose else ():
+                self.write(detail + "\n")
 
     def token(self, event: NodeToken) -> None:
         if self.streaming != event.node:

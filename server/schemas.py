@@ -12,8 +12,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from engine.flow import Flow
+from nodes.support.sessions import SESSION_PATTERN as SESSION_PATTERN  # one rule for the API and the CLI
 
-SESSION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}$"
 RUN_ID_PATTERN = r"^[A-Za-z0-9_-]{1,100}$"
 
 

@@ -233,10 +233,10 @@ def test_validate(home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert out.strip().endswith("is valid: 4 nodes, 3 edges; inputs: question; outputs: answer")
     path = write(tmp_path, INVALID, "invalid.json")
     code, out, _ = cli(capsys, "validate", path)
-    assert (code, out.splitlines()) == (1, [*INVALID_LINES, f"4 problems in {path}"])
+    assert (code, out.splitlines()) == (2, [*INVALID_LINES, f"4 problems in {path}"])  # 2, like `run`
     code, out, _ = cli(capsys, "validate", path, "--json")
     data = json.loads(out)
-    assert (code, data["valid"], len(data["issues"])) == (1, False, 4)
+    assert (code, data["valid"], len(data["issues"])) == (2, False, 4)
     assert data["issues"][0] == {"code": "unknown_type", "node": "x", "port": None, "field": None,
                                  "message": "unknown node type 'llm.chatt'", "hint": "did you mean 'llm.chat'?",
                                  "severity": "error"}
@@ -268,7 +268,7 @@ def test_validate_lists_each_malformed_type_id(home: Path, tmp_path: Path,
     path = write(tmp_path, body)
     code, out, _ = cli(capsys, "validate", path, "--json")
     assert (code, [(i["code"], i["node"]) for i in json.loads(out)["issues"]]) == (
-        1, [("load_error", "prompt"), ("load_error", "llm")])
+        2, [("load_error", "prompt"), ("load_error", "llm")])
 
 
 def test_validate_reports_an_unreadable_file_as_an_issue(home: Path, tmp_path: Path,
@@ -276,7 +276,7 @@ def test_validate_reports_an_unreadable_file_as_an_issue(home: Path, tmp_path: P
     (tmp_path / "broken.json").write_text("{not json", encoding="utf-8")
     code, out, _ = cli(capsys, "validate", str(tmp_path / "broken.json"), "--json")
     [issue] = json.loads(out)["issues"]
-    assert (code, issue["code"]) == (1, "load_error")
+    assert (code, issue["code"]) == (2, "load_error")
     assert issue["message"].startswith(f"{tmp_path / 'broken.json'}: not valid JSON")
 
 
