@@ -72,8 +72,8 @@ def _point_loaders_at(body: dict[str, Any], folder: str) -> None:
     for node in body["nodes"]:
         if node["type"] in _LOADERS and "path" in node.get("config", {}):
             node["config"]["path"] = folder
-            if node["type"] == "loader.directory":
-                node["config"]["glob"] = "**/*.*"
+            if node["type"] == "loader.directory":  # every file; a stray binary one is skipped, not fatal
+                node["config"].update({"glob": "**/*.*", "skip_errors": True})
         if node["type"] == "vectorstore.chroma":
             node["config"]["collection"] = _slug(body["id"])[:60].rjust(3, "x")
 

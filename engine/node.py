@@ -20,11 +20,14 @@ from engine.ports import Port
 
 if TYPE_CHECKING:
     from engine.context import RunContext
+    from engine.issues import Issue
 
 Outputs = dict[str, Any]
 RunFunction = Callable[[Any, dict[str, Any], "RunContext"], Outputs | Awaitable[Outputs]]
 PortList = Sequence[Port] | Callable[[Any], Sequence[Port]]
 Migration = Callable[[dict[str, Any]], dict[str, Any]]
+# (config, {input port: config of the node wired into it}, secret lookup) -> design-time warnings
+Advice = Callable[[Any, Mapping[str, Any], Callable[[str], str | None]], Sequence["Issue"]]
 NodePorts = tuple[tuple[Port, ...], tuple[Port, ...]]  # (inputs, outputs)
 
 SECRET_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"  # noqa: S105 - a variable NAME, not a secret
@@ -77,7 +80,10 @@ class NodeSpec:
     (`blocking=False`) run inline on the event loop. A `router` may leave some of
     its outputs out of the returned dict: edges from those are skipped.
     `side_effects` nodes are never retried or cached. `migrations[v]` turns a
-    version-`v` config dict into a version-`v+1` one.
+    version-`v` config dict into a version-`v+1` one. `advice(config, upstream,
+    secrets)` gives design-time warnings (engine.issues.Issue; node and severity are
+    filled in by validation): `upstream` maps each connected input port to the
+    config of the node wired into it, `secrets` looks variables up.
     """
 
     type: str
@@ -94,6 +100,7 @@ class NodeSpec:
     side_effects: bool = False
     cacheable: bool = True
     migrations: Mapping[int, Migration] = field(default_factory=dict)
+    advice: Advice | None = None
 
     @property
     def family(self) -> str:

@@ -10,7 +10,7 @@ have). Warnings (an unset secret variable) do not stop a run. Nothing is execute
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import networkx as nx
@@ -71,6 +71,7 @@ class _Checker:
         graph = self.check_cycles()
         input_nodes, output_nodes = self.check_io()
         self.check_secrets()
+        self.check_advice()
         if errors(self.issues):
             return None
         incoming: dict[str, list[Wire]] = {nid: [] for nid in self.nodes}
@@ -253,6 +254,23 @@ class _Checker:
                         "secret_not_set", f"config field '{name}' names the secret '{var}', which is not set",
                         node.id, hint=f"export {var}=... in the environment that runs this flow",
                         severity="warning", field=f"config.{name}"))
+
+
+    def check_advice(self) -> None:
+        """Each node type's design-time warnings (NodeSpec.advice), e.g. a chain that needs a real model.
+
+        Only when validating for a person (`secrets` given); a run does not ask.
+        """
+        if self.secrets is None:
+            return
+        upstream: dict[str, dict[str, Any]] = {}
+        for w in self.wires:
+            if w.source in self.nodes:
+                upstream.setdefault(w.target, {})[w.target_port] = self.nodes[w.source].config
+        for nid, node in self.nodes.items():
+            if node.spec.advice is not None:
+                for issue in node.spec.advice(node.config, upstream.get(nid, {}), self.secrets):
+                    self.issues.append(replace(issue, node=nid, severity="warning"))
 
 
 def _by_name(ports: tuple[Port, ...]) -> dict[str, Port]:

@@ -61,6 +61,7 @@ def test_init_rag_answers_over_your_own_folder(home: Path, tmp_path: Path, monke
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "garden.md").write_text("# Garden\n\nThe tomatoes are watered every Tuesday.\n")
     (tmp_path / "notes" / "bikes.txt").write_text("The blue bike needs new brake pads before May.\n")
+    (tmp_path / "notes" / "thumbs.db").write_bytes(b"\x00\x01 binary")  # skipped, not fatal
     code, out, _ = cli(capsys, "init", "ask-notes", "--docs", "notes")
     assert code == 0 and "next:" not in out
     code, out, err = cli(capsys, "run", "ask-notes.json", "--json", "-i", "question=When are the tomatoes watered?")
@@ -234,3 +235,17 @@ def test_session_ids_follow_the_apis_rule(home: Path, tmp_path: Path, capsys: py
             cli(capsys, "run", flow, "-i", "question=hi", f"--session={bad}")
         assert refused.value.code == 2
         assert "session id" in capsys.readouterr().err
+
+
+def test_validate_shows_the_needs_a_real_model_warning_and_passes(home: Path, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    body = {"schema_version": 1, "id": "x", "nodes": [
+        {"id": "text", "type": "input.text", "config": {"name": "text"}},
+        {"id": "extract", "type": "chain.extract", "config": {"provider": "offline"}},
+        {"id": "out", "type": "output.json", "config": {"name": "entities"}}],
+        "edges": [{"from": "text.text", "to": "extract.text"}, {"from": "extract.entities", "to": "out.value"}]}
+    code, out, _ = cli(capsys, "validate", write(tmp_path, body))
+    assert code == 0
+    assert out.splitlines()[0] == ("! needs_real_model  node 'extract': it reads entities out of free text into "
+                                   "the schema, which the offline model cannot do: offline it only gives a "
+                                   "stand-in answer")

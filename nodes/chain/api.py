@@ -19,7 +19,7 @@ from engine.errors import PermanentError
 from engine.node import NodeSpec, node
 from engine.ports import Port, PortType
 from nodes.support.api_client import HttpClient, HttpSettings, describe_response
-from nodes.support.model_port import MODEL_PORT, ask, fill_fields, model_for
+from nodes.support.model_port import MODEL_PORT, ask, fill_fields, model_for, needs_real_model
 from nodes.support.parsing.extract import ParseError, extract_json
 from nodes.support.providers.config import ModelConfig
 from nodes.support.tools import clip
@@ -61,6 +61,7 @@ def read_request(reply: str) -> dict[str, Any]:
 
 
 @node("chain.api", title="API chain", config=ApiChainConfig, cacheable=False,
+      advice=needs_real_model("it picks the API call from the question and answers from the response"),
       inputs=[Port("question", PortType.TEXT, "The question the API can answer."), MODEL_PORT],
       outputs=[Port("answer", PortType.TEXT, "The answer."),
                Port("request", PortType.JSON, "The request that was sent (method, url, params)."),

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from engine.node import NodeConfig, NodeSpec, node
 from engine.ports import Port, PortType
-from nodes.support.model_port import MODEL_PORT, ask, fill_fields, model_for
+from nodes.support.model_port import MODEL_PORT, ask, fill_fields, model_for, needs_real_model
 from nodes.support.providers.config import ModelConfig
 from nodes.support.values import as_text
 
@@ -52,6 +52,7 @@ class CritiqueConfig(ModelConfig):
 
 
 @node("chain.critique", title="Self-critique chain", config=CritiqueConfig, cacheable=False,
+      advice=needs_real_model("it critiques and revises an answer against its principles"),
       inputs=[Port("answer", PortType.TEXT, "The answer to check."),
               Port("question", PortType.TEXT, "The question it answers.", required=False), MODEL_PORT],
       outputs=[Port("answer", PortType.TEXT, "The answer after every revision."),

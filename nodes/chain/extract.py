@@ -16,7 +16,7 @@ from pydantic import Field
 
 from engine.node import NodeSpec, node
 from engine.ports import Port, PortType
-from nodes.support.model_port import MODEL_PORT, ask, fill_fields, model_for
+from nodes.support.model_port import MODEL_PORT, ask, fill_fields, model_for, needs_real_model
 from nodes.support.parsing.extract import ParseError, extract_json
 from nodes.support.parsing.repair import failure, repair_request
 from nodes.support.parsing.schema import StructuredParserConfig, problems
@@ -56,6 +56,7 @@ def read_entities(text: str, schema: dict[str, Any]) -> list[Any]:
 
 
 @node("chain.extract", title="Entity extraction", config=ExtractConfig, cacheable=False,
+      advice=needs_real_model("it reads entities out of free text into the schema"),
       inputs=[Port("text", PortType.TEXT, "The text to extract from."), MODEL_PORT],
       outputs=[Port("entities", PortType.JSON, "The entities found, each matching the schema.")],
       description="Extracts every entity of a text as objects matching a JSON schema or field list; repairs "

@@ -19,7 +19,7 @@ from pydantic import Field
 from engine.errors import PermanentError
 from engine.node import NodeSpec, node
 from engine.ports import Port, PortType
-from nodes.support.model_port import MODEL_PORT, ask, fill_fields, model_for
+from nodes.support.model_port import MODEL_PORT, ask, fill_fields, model_for, needs_real_model
 from nodes.support.providers.config import ModelConfig
 from nodes.support.sql_database import DatabaseConfig, QueryResult, ReadOnlyDatabase, open_database
 from nodes.support.values import as_text
@@ -79,6 +79,7 @@ async def write_and_run(db: ReadOnlyDatabase, model: ChatModel, config: SqlChain
 
 
 @node("chain.sql", title="SQL database chain", config=SqlChainConfig, cacheable=False,
+      advice=needs_real_model("it writes SQL from the question and answers from the rows"),
       inputs=[Port("question", PortType.TEXT, "The question about the data."), MODEL_PORT],
       outputs=[Port("answer", PortType.TEXT, "The answer."), Port("sql", PortType.TEXT, "The SQL that ran."),
                Port("rows", PortType.JSON, "The rows it returned.")],

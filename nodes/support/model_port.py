@@ -10,9 +10,13 @@ cost and retries on the node that asked (nodes.support.providers.model.send_requ
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from engine.issues import Issue
+from engine.node import Advice
 from engine.ports import Port, PortType
 from nodes.support.messages import Message
 from nodes.support.providers.base import ChatModel, Completion, chat_messages
@@ -49,3 +53,28 @@ def fill_fields(template: str, **values: Any) -> str:
     """Replace the `{name}` fields that `values` names, in one pass; values are inserted literally."""
     return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]) if m.group(1) in values else m.group(0),
                   template)
+
+
+OFFLINE_HINT = ("connect an llm.model node set to openai, cohere or a local OpenAI-compatible server (Ollama: "
+                "provider openai, base_url http://localhost:11434/v1), set this node's provider the same way, or "
+                "export OPENAI_API_KEY (or CHAINLOOM_LLM_BASE_URL) and keep provider auto")
+
+
+def needs_real_model(what: str) -> Advice:
+    """NodeSpec.advice for a node that is only useful with a real model: a warning when it would get the
+    offline one (provider offline, or auto with no provider configured), naming how to switch."""
+    def advise(config: Any, upstream: Mapping[str, Any], secrets: Callable[[str], str | None]) -> list[Issue]:
+        source = upstream.get("model")
+        provider = getattr(source if source is not None else config, "provider", None)
+        if provider == "auto":
+            from nodes.support.providers.build import BASE_URL_ENV  # noqa: PLC0415
+            from nodes.support.providers.config import KEY_VARIABLES  # noqa: PLC0415
+
+            configured = any(secrets(var) for var in KEY_VARIABLES.values()) or os.environ.get(BASE_URL_ENV)
+            provider = None if configured else "offline"
+        if provider != "offline":
+            return []
+        return [Issue("needs_real_model", f"{what}, which the offline model cannot do: offline it only "
+                      "gives a stand-in answer", hint=OFFLINE_HINT, field="config.provider"
+                      if source is None else None)]
+    return advise

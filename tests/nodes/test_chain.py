@@ -207,3 +207,45 @@ def test_extraction_repairs_once_then_fails_listing_every_problem() -> None:
     message = str(caught.value)
     assert "$.entities[0].kind: 'robot' is not one of ['person', 'place']" in message
     assert "$.entities[0].name: 1 is not of type 'string'" in message and "the repaired output failed too" in message
+
+
+# ---------------------------------------------------------------- design-time warnings
+def _extract_flow(llm: dict[str, Any] | None, provider: str = "offline") -> Any:
+    nodes: dict[str, tuple[str, dict[str, Any]]] = {
+        "text": ("input.text", {"name": "text", "default": "Ada lived in London."}),
+        "extract": ("chain.extract", {"provider": provider}),
+        "out": ("output.json", {"name": "entities"})}
+    edges = [("text.text", "extract.text"), ("extract.entities", "out.value")]
+    if llm is not None:
+        nodes["llm"] = ("llm.model", llm)
+        edges.append(("llm.model", "extract.model"))
+    return make_flow(nodes, edges)
+
+
+def test_a_chain_that_needs_a_real_model_warns_when_it_would_get_the_offline_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.validate import check, compile_flow
+
+    for var in ("OPENAI_API_KEY", "COHERE_API_KEY", "CHAINLOOM_LLM_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    registry = default_registry()
+    plan, issues = check(_extract_flow(None), registry)
+    assert plan is not None  # a warning: the flow still runs
+    assert [(i.code, i.node, i.severity, i.field) for i in issues] == [
+        ("needs_real_model", "extract", "warning", "config.provider")]
+    assert issues[0].message == ("it reads entities out of free text into the schema, which the offline model "
+                                 "cannot do: offline it only gives a stand-in answer")
+    assert "llm.model" in issues[0].hint and "OPENAI_API_KEY" in issues[0].hint
+    assert [i.code for i in check(_extract_flow(None, "auto"), registry)[1]] == ["needs_real_model"]
+    upstream_offline = check(_extract_flow({"provider": "offline"}, "openai"), registry)[1]
+    assert [(i.code, i.field) for i in upstream_offline] == [("needs_real_model", None)]
+    scripted = check(_extract_flow({"provider": "scripted", "responses": ["{}"]}), registry)[1]
+    assert scripted == []  # the connected model wins over the node's own provider
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    assert check(_extract_flow(None, "auto"), registry)[1] == []
+    compile_flow(_extract_flow(None), registry)  # running never asks
+
+
+@pytest.mark.parametrize("node_type", ["chain.sql", "chain.api", "chain.extract", "chain.critique"])
+def test_each_chain_that_needs_a_real_model_gives_advice(node_type: str) -> None:
+    assert default_registry().get(node_type).advice is not None
