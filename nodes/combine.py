@@ -100,7 +100,8 @@ async def stuff_node(config: CombineConfig, inputs: dict[str, Any], ctx: RunCont
 
 @node("combine.map_reduce", title="Answer from documents (map-reduce)", config=CombineConfig,
       inputs=_COMBINE_IN, outputs=_COMBINE_OUT, cacheable=False,
-      description="Asks the model about each document, then combines the partial answers.")
+      description="Asks the model about each document, then combines the partial answers (the offline "
+                  "model lists each part's point with its [number]; refine keeps only the best few).")
 async def map_reduce_node(config: CombineConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     docs = as_documents(inputs["documents"])
     question, llm = _question(inputs), _Llm(config, inputs, ctx)
@@ -111,9 +112,26 @@ async def map_reduce_node(config: CombineConfig, inputs: dict[str, Any], ctx: Ru
     if not kept:
         return _result(await llm(fill_fields(config.prompt or REDUCE_PROMPT, context="(no relevant parts)",
                                       question=question), stream=True), [])
+    if getattr(llm.model, "provider", "") == "offline":
+        # an extractive model cannot write a combined answer: reduce by listing each part's point, cited
+        answer = extractive_reduce([p for _, p in kept])
+        ctx.token(answer)
+        return _result(answer, [d for d, _ in kept])
     summary = "\n\n".join(f"[{i}] ({d.source})\n{p}" for i, (d, p) in enumerate(kept, 1))
     answer = await llm(fill_fields(config.prompt or REDUCE_PROMPT, context=summary, question=question), stream=True)
     return _result(answer, [d for d, _ in kept])
+
+
+def extractive_reduce(partials: list[str]) -> str:
+    """Each part's point once, in document order, with its [number]: map-reduce by an extractive model."""
+    seen: set[str] = set()
+    points = []
+    for i, text in enumerate(partials, 1):
+        key = " ".join(text.lower().split())
+        if key not in seen:
+            seen.add(key)
+            points.append(f"{text} [{i}]")
+    return " ".join(points)
 
 
 @node("combine.refine", title="Answer from documents (refine)", config=CombineConfig, inputs=_COMBINE_IN,
