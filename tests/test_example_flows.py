@@ -91,3 +91,60 @@ def test_map_reduce_and_refine_summaries_do_what_their_names_say(monkeypatch: py
     letter = (folder / "data" / "annual-letter-2023.md").read_text(encoding="utf-8")
     flat = " ".join(letter.split())
     assert all(sentence.strip() in flat for sentence in re.split(r"(?<=\.) ", refine))  # extracted, not made up
+
+
+# What each example's answer must say (offline), and what no answer may contain: the offline model answers
+# like an extractive assistant, never with instructions, prompts, role labels or raw memory lines.
+CONTENT: dict[str, dict[str, list[str]]] = {
+    "agent-plan": {"answer": ["48", "30 days"]},
+    "agent-react": {"answer": ["42", "30 days"]},
+    "agent-sql": {"answer": ["Leeds Morning Blend", "Huila Decaf"]},
+    "chatbot-memory": {"reply": ["Lisbon"]},
+    "conversational-rag": {"reply": ["30 days"]},
+    "extract-json": {"person": ["Ada Lovelace", "1815"]},
+    "few-shot-classifier": {"category": ["billing"]},
+    "hello": {"answer": ["visual, no-code builder"]},
+    "rag-ask": {"answer": ["30 days"]},
+    "rag-ingest": {"stats": ['"count": 15']},
+    "rag-qa": {"answer": ["6.95 GBP"]},
+    "reviewed-answer": {"answer": ["Leeds", "2014", "Maya Okafor"]},
+    "router-specialists": {"reply": ["tracking number"]},
+    "router": {"reply": ["5 business days"]},
+    "sequential-chain": {"reply": ["Hi Sam", "five days"]},
+    "sql-qa": {"answer": ["Ada Lovelace", "Burr Grinder"]},
+    "summarize-map-reduce": {"summary": ["61 tonnes", "York"]},
+    "summarize-refine": {"summary": ["York"]},
+    # the starter templates
+    "agent-tools": {"answer": ["47"]},
+    "chat-memory": {"reply": ["Noted"]},
+    "rag": {"answer": ["Edit items"]},
+}
+NEVER = ["System:", "Human:", "User:", "AI:", "Assistant:", "You are a", "Answer the question", "Context:",
+         "could not find", "Question:", "{", "NONE"]
+
+
+def test_every_example_is_covered_by_a_content_check() -> None:
+    assert {p.stem for p in FLOWS} == set(CONTENT)
+
+
+@pytest.mark.parametrize("path", FLOWS, ids=[p.stem for p in FLOWS])
+def test_example_answers_say_what_they_should_and_nothing_they_should_not(
+        path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import json
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("CHAINLOOM_HOME", str(tmp_path))
+    runner = Runner(default_registry(), services={"home": str(tmp_path)})
+    for name in PREREQUISITES.get(path.stem, []):
+        assert runner.run(load_flow(path.with_name(f"{name}.json"))).ok
+    result = runner.run(load_flow(path))
+    assert result.ok, result.error
+    for output, needles in CONTENT[path.stem].items():
+        value = result.outputs[output]
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        for needle in needles:
+            assert needle in text, (output, needle, text)
+        if output not in ("stats", "person", "category"):  # prose answers only
+            shown = value["content"] if isinstance(value, dict) and "content" in value else text
+            assert not [bad for bad in NEVER if bad in shown], (output, shown)
+            assert len(shown) < 1500, shown  # short
