@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -208,11 +209,16 @@ class Store:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
-        try:
-            metadata.create_all(self.engine)
-        except OperationalError:
-            # Another process created the tables between our check and our CREATE.
-            metadata.create_all(self.engine)
+        for attempt in range(5):
+            try:
+                metadata.create_all(self.engine)
+                break
+            except OperationalError:
+                # Another store (a thread, a process) created a table between our check and
+                # our CREATE; check again - it may be still creating the next one.
+                if attempt == 4:
+                    raise
+                time.sleep(0.02 * (attempt + 1))
 
     def close(self) -> None:
         flush_recordings()  # runs recorded through this store are written before it closes
