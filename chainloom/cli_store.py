@@ -38,7 +38,9 @@ def cmd_runs(args: argparse.Namespace, term: Term) -> int:
 
     from chainloom.live import ICONS, STYLES, fmt_duration, fmt_tokens  # noqa: PLC0415
 
-    runs = _store().list_runs(args.flow, args.limit if not args.status else max(args.limit, 1) * 50)
+    store = _store()
+    store.sweep_orphans()  # a run whose process died is shown as interrupted, not running
+    runs = store.list_runs(args.flow, args.limit if not args.status else max(args.limit, 1) * 50)
     if args.status:
         runs = [r for r in runs if r.status == args.status][:args.limit]
     if args.json:
@@ -66,6 +68,7 @@ def cmd_runs_show(args: argparse.Namespace, term: Term) -> int:
     from engine.events import event_from_dict  # noqa: PLC0415
 
     store = _store()
+    store.sweep_orphans()
     if len(args.run_id) < MIN_PREFIX and not _exact_run(store, args.run_id):
         term.line(f"✗ run id prefix '{args.run_id}' is too short: give the whole id or at least {MIN_PREFIX} "
                   f"characters of it", err=True)

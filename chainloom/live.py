@@ -36,9 +36,10 @@ from engine.events import (
 from engine.run_state import NodeState, RunState
 
 ICONS = {"queued": "·", "running": "▶", "done": "✓", "cached": "✓", "failed": "✗",
-         "skipped": "↷", "cancelled": "⊘"}
+         "skipped": "↷", "cancelled": "⊘", "interrupted": "⚠", "waiting_approval": "⏸"}
 STYLES = {"queued": "dim", "running": "bold cyan", "done": "green", "cached": "green",
-          "failed": "bold red", "skipped": "yellow", "cancelled": "dim"}
+          "failed": "bold red", "skipped": "yellow", "cancelled": "dim", "interrupted": "bold yellow",
+          "waiting_approval": "bold magenta"}
 STREAM_TAIL = 600  # characters of a running node's streamed text shown live
 
 

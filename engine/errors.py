@@ -14,7 +14,8 @@
     ├── RunCancelled               the run was cancelled by its caller
     ├── StaleVersion               a save was based on an older version of a stored flow
     │   └── FlowExists             ... meant to create a flow whose id is already taken
-    └── NotFound                   a stored flow or run does not exist
+    ├── NotFound                   a stored flow or run does not exist
+    └── StoreUnavailable           the store's database cannot be opened (URL, driver, server)
 
 Messages never contain secret values: secrets are referenced by variable name only.
 """
@@ -126,3 +127,7 @@ class PermanentError(ChainloomError):
 
 class SecretMissing(PermanentError):
     """A secret reference names an environment variable or credential that is not set."""
+
+
+class StoreUnavailable(ChainloomError):
+    """The store's database cannot be opened: a bad URL, a missing driver, an unreachable server."""

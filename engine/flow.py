@@ -8,6 +8,7 @@ A flow holds node *type ids*, never import paths, and secret *names*, never valu
 
 from __future__ import annotations
 
+import glob
 import json
 import math
 import os
@@ -260,7 +261,9 @@ def atomic_write(path: str | os.PathLike[str], text: str) -> None:
     """Write text so that readers see the old file or the new one, never a torn one."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    remove_stale_temps(target)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.{os.getpid()}.",
+                               suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
@@ -278,6 +281,28 @@ def atomic_write(path: str | os.PathLike[str], text: str) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def remove_stale_temps(target: Path) -> list[Path]:
+    """Delete temp files that earlier saves of `target` left behind when their process was
+    killed mid-write (`.NAME.PID.xxxx.tmp` whose PID no longer runs); return them."""
+    removed: list[Path] = []
+    for tmp in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        pid = tmp.name[len(target.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_running(int(pid)):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def _pid_running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists but belongs to someone else
+    return True
 
 
 def save_flow(flow: Flow, path: str | os.PathLike[str]) -> None:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
+from engine import lease
 from engine.events import Event, RunFinished, RunStarted
 from engine.home import default_home
 
@@ -40,7 +41,7 @@ BUSY_TIMEOUT_MS = 15_000
 SQLITE_FILE = "sqlite:///"
 
 EventRow = tuple[str, int, str, str | None, str]
-RunRow = tuple[str, str, int | None, str, str, str, str, str, str, str | None]
+RunRow = tuple[str, str, int | None, str, str, str, str, str, str, str | None, str, str]
 
 
 def default_url(home: str | os.PathLike[str] | None = None) -> str:
@@ -119,7 +120,8 @@ class SqliteSink:
             if runs:
                 conn.executemany(
                     "INSERT INTO runs (id, flow_id, flow_version, status, started_at, inputs, outputs, "
-                    "hint, usage, session_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", runs)
+                    "hint, usage, session_id, owner, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    runs)
             if events:
                 conn.executemany("INSERT INTO events (run_id, seq, kind, node, body) VALUES (?, ?, ?, ?, ?)",
                                  events)
@@ -127,7 +129,7 @@ class SqliteSink:
                 conn.executemany(
                     "UPDATE runs SET status = :status, finished_at = :finished_at, duration = :duration, "
                     "outputs = :outputs, error = :error, hint = :hint, failed_node = :failed_node, "
-                    "usage = :usage WHERE id = :id", outcomes)
+                    "usage = :usage, lease_until = NULL WHERE id = :id", outcomes)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -151,7 +153,7 @@ class StoreSink:
         from engine.store import events_table, runs_table  # noqa: PLC0415 - engine.store imports this module
 
         run_keys = ("id", "flow_id", "flow_version", "status", "started_at", "inputs", "outputs",
-                    "hint", "usage", "session_id")
+                    "hint", "usage", "session_id", "owner", "lease_until")
         with self.store.engine.begin() as conn:
             if runs:
                 conn.execute(insert(runs_table), [_run_params(dict(zip(run_keys, r))) for r in runs])
@@ -160,7 +162,7 @@ class StoreSink:
                 conn.execute(insert(events_table), [dict(zip(keys, e)) for e in events])
             if outcomes:
                 stmt = (update(runs_table).where(runs_table.c.id == bindparam("run"))
-                        .values({k: bindparam(k) for k in outcomes[0] if k != "id"}))
+                        .values({k: bindparam(k) for k in outcomes[0] if k != "id"}, lease_until=None))
                 conn.execute(stmt, [{**_run_params(o), "run": o["id"]} for o in outcomes])
 
     def close(self) -> None:
@@ -168,7 +170,7 @@ class StoreSink:
 
 
 def _run_params(row: dict[str, Any]) -> dict[str, Any]:
-    for key in ("started_at", "finished_at"):
+    for key in ("started_at", "finished_at", "lease_until"):
         if isinstance(row.get(key), str):
             row[key] = datetime.strptime(row[key], "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
     return row
@@ -287,9 +289,10 @@ class RunRecording:
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, RunStarted):
+            owner, lease_until = lease.heartbeat(self.log.url).claim(self.run_id)
             self._start = (self.run_id, self.flow_id, self.flow_version, "running",
                            sql_time(datetime.now(UTC)), dumps(event.inputs), "{}", "", "{}",
-                           event.session_id)
+                           event.session_id, owner, sql_time(lease_until))
             self._started = True
             self._events.append(event)
             WRITER.attach(self, urgent=True)
@@ -298,6 +301,7 @@ class RunRecording:
             return
         self._events.append(event)
         if isinstance(event, RunFinished):
+            lease.heartbeat(self.log.url).release(self.run_id)
             self._finish = _outcome(self.run_id, event)
             WRITER.attach(self, urgent=True)
 

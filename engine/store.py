@@ -27,6 +27,7 @@ from sqlalchemy import (
     Engine,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -39,11 +40,11 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError, IntegrityError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import StaticPool
 
-from engine.errors import FlowExists, NotFound, StaleVersion
+from engine.errors import FlowExists, NotFound, StaleVersion, StoreUnavailable
 from engine.flow import Flow, dumps_flow, parse_flow
 from engine.recording import (
     BUSY_TIMEOUT_MS,
@@ -94,6 +95,10 @@ runs_table = Table(
     Column("failed_node", String(64), nullable=True),
     Column("usage", Text, nullable=False, default="{}"),
     Column("session_id", String(200), nullable=True, index=True),
+    # Who runs it (engine.lease.Owner) and until when that claim holds without a heartbeat.
+    Column("owner", String(255), nullable=True),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
+    Index("ix_runs_status", "status"),
 )
 
 events_table = Table(
@@ -111,6 +116,22 @@ drafts_table = Table(
     Column("body", Text, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
+
+approvals_table = Table(
+    "approvals", metadata,
+    Column("id", String(64), primary_key=True),
+    Column("run_id", String(100), ForeignKey("runs.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("node", String(64), nullable=False),
+    Column("tool", String(200), nullable=False),
+    Column("call", Text, nullable=False),          # the exact call, as JSON
+    Column("status", String(16), nullable=False, index=True),  # pending | approved | rejected
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+    Column("decided_by", String(200), nullable=True),
+    Column("reason", Text, nullable=False, server_default=""),
+)
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +156,7 @@ class RunRecord:
     id: str
     flow_id: str
     flow_version: int | None
-    status: str  # running | succeeded | failed | timeout | cancelled
+    status: str  # running | waiting_approval | succeeded | failed | timeout | cancelled | interrupted
     started_at: datetime
     finished_at: datetime | None
     duration: float | None
@@ -188,9 +209,50 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
         cursor.close()
 
 
+def redact_url(url: str | URL) -> str:
+    """The URL with its password masked, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "(unparseable URL)"
+
+
+def _url_fix() -> str:
+    return (f"fix: set {DATABASE_URL_ENV} (or --database-url) to e.g. "
+            "sqlite:////path/to/chainloom.db or postgresql+psycopg://user@host:5432/dbname")
+
+
+def _parse_url(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except ArgumentError as err:
+        raise StoreUnavailable(f"the database URL {redact_url(url)} is not a valid SQLAlchemy "
+                               f"URL; {_url_fix()}") from err
+    if parsed.drivername == "postgresql":
+        # SQLAlchemy's default driver is psycopg2; the `postgres` extra installs psycopg 3.
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
 def make_engine(url: str) -> Engine:
-    """A SQLAlchemy engine; SQLite gets WAL, a busy timeout and foreign keys on every connection."""
-    parsed = make_url(url)
+    """A SQLAlchemy engine; SQLite gets WAL, a busy timeout and foreign keys on every connection.
+
+    Raises StoreUnavailable (one line, with the fix) for a bad URL or a missing driver.
+    """
+    parsed = _parse_url(url)
+    try:
+        return _create_engine(parsed)
+    except NoSuchModuleError as err:
+        raise StoreUnavailable(f"the database URL {redact_url(parsed)} names an unknown database "
+                               f"kind '{parsed.drivername}'; {_url_fix()}") from err
+    except ImportError as err:
+        extra = ("pip install 'chainloom[postgres]'" if parsed.get_backend_name() == "postgresql"
+                 else f"pip install {err.name or 'the driver'}")
+        raise StoreUnavailable(f"the database URL {redact_url(parsed)} needs the Python driver "
+                               f"'{err.name}', which is not installed; fix: {extra}") from err
+
+
+def _create_engine(parsed: URL) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         return create_engine(parsed, pool_pre_ping=True)
     kwargs: dict[str, Any] = {}
@@ -203,22 +265,28 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def unreachable(url: str | URL, err: Exception) -> StoreUnavailable:
+    """The one-line error for a database that cannot be reached or opened."""
+    cause = str(getattr(err, "orig", None) or err).strip().splitlines()
+    first = cause[0] if cause else type(err).__name__
+    return StoreUnavailable(f"cannot open the database at {redact_url(url)}: {first}; fix: check "
+                            "that the database server is running and that the URL, user and "
+                            f"password are right ({DATABASE_URL_ENV} or --database-url)")
+
+
 class Store:
     """Saved flows (with versions) and recorded runs (with events) in one database."""
 
     def __init__(self, url: str) -> None:
+        from engine import migrate  # noqa: PLC0415 - its env.py imports this module's tables
+
         self.url = url
         self.engine = make_engine(url)
-        for attempt in range(5):
-            try:
-                metadata.create_all(self.engine)
-                break
-            except OperationalError:
-                # Another store (a thread, a process) created a table between our check and
-                # our CREATE; check again - it may be still creating the next one.
-                if attempt == 4:
-                    raise
-                time.sleep(0.02 * (attempt + 1))
+        try:
+            migrate.upgrade(self.engine)
+        except OperationalError as err:
+            self.engine.dispose()
+            raise unreachable(url, err) from err
 
     def close(self) -> None:
         flush_recordings()  # runs recorded through this store are written before it closes
@@ -356,6 +424,12 @@ class Store:
                  flow_version: int | None = None) -> RunRecording:
         """A handler that records one run (engine.runner.RunRecorder) through the process's writer."""
         return RunLog(self.url, self).recorder(run_id, flow, inputs, flow_version)
+
+    def sweep_orphans(self) -> list[str]:
+        """End every run whose process is gone as `interrupted` (see engine.lease); their ids."""
+        from engine.lease import sweep  # noqa: PLC0415
+
+        return sweep(self.engine)
 
     def list_runs(self, flow_id: str | None = None, limit: int = 50) -> list[RunRecord]:
         """The most recent runs first, optionally of one flow."""

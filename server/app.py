@@ -8,6 +8,9 @@ database; no request depends on another worker's memory.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import sys
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +22,8 @@ from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.exc import OperationalError
 
+from engine import lease
+from engine.errors import StoreUnavailable
 from engine.registry import Registry
 from engine.runner import Runner
 from engine.store import Store
@@ -37,6 +42,21 @@ sent as `Authorization: Bearer <key>` or `X-API-Key: <key>`. Errors always look 
 node and the field. `POST /flows/{id}/run` answers with JSON, or with Server-Sent Events
 when the body says `"stream": true` or the request accepts `text/event-stream`.
 """
+
+
+log = logging.getLogger("chainloom.server")
+
+
+async def sweep_forever(store: Store, interval: float) -> None:
+    """At start and every `interval` seconds: end runs whose process is gone as `interrupted`."""
+    while True:
+        try:
+            ended = await anyio.to_thread.run_sync(store.sweep_orphans)
+            if ended:
+                log.warning("runs whose process stopped, now interrupted: %s", ", ".join(ended))
+        except Exception:  # noqa: BLE001 - a failed sweep is retried at the next interval
+            log.exception("cannot sweep for orphaned runs")
+        await asyncio.sleep(interval)
 
 
 def connect_store(url: str, attempts: int = 5) -> Store:
@@ -77,11 +97,18 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     state = AppState(settings=settings, store=store, registry=registry, runner=runner,
                      plans=PlanCache(registry), run_slots=anyio.CapacityLimiter(settings.max_concurrent_runs))
 
+    if settings.lease_seconds:
+        lease.configure(settings.lease_seconds)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        if own_store:
-            store.close()
+        sweeper = asyncio.create_task(sweep_forever(store, settings.sweep_interval))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            if own_store:
+                store.close()
 
     public_docs = settings.public_docs
     app = FastAPI(title="chainloom", version=_version(), description=DESCRIPTION, lifespan=lifespan,
@@ -123,5 +150,12 @@ def add_keyed_docs(app: FastAPI) -> None:
 
 
 def app_from_env() -> FastAPI:
-    """The factory each uvicorn worker calls (`uvicorn server.app:app_from_env --factory`)."""
-    return create_app(Settings.from_env())
+    """The factory each uvicorn worker calls (`uvicorn server.app:app_from_env --factory`).
+
+    A database that cannot be opened ends the worker with the one-line reason, not a traceback.
+    """
+    try:
+        return create_app(Settings.from_env())
+    except StoreUnavailable as err:
+        print(f"✗ {err.message}", file=sys.stderr)
+        raise SystemExit(1) from err

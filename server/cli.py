@@ -75,11 +75,18 @@ def _settings(args: argparse.Namespace, **more: Any) -> Any:
 
 
 def _engine(args: argparse.Namespace) -> Any:
-    from engine.store import make_engine  # noqa: PLC0415
+    from sqlalchemy.exc import OperationalError  # noqa: PLC0415
+
+    from engine.store import make_engine, unreachable  # noqa: PLC0415
     from server.tables import create_tables  # noqa: PLC0415
 
-    engine = make_engine(_settings(args).url)
-    create_tables(engine)
+    url = _settings(args).url
+    engine = make_engine(url)
+    try:
+        create_tables(engine)
+    except OperationalError as err:
+        engine.dispose()
+        raise unreachable(url, err) from err
     return engine
 
 
@@ -195,7 +202,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="chainloom", description="Serve flows and manage API keys.")
     add_parsers(parser.add_subparsers(dest="command", required=True, metavar="COMMAND"))
     args = parser.parse_args(argv)
-    code: int = args.handler(args)
+    from engine.errors import ChainloomError  # noqa: PLC0415
+
+    try:
+        code: int = args.handler(args)
+    except ChainloomError as err:  # e.g. the database cannot be opened: one line, with the fix
+        _err(str(err))
+        return EXIT_REFUSED
     return code
 
 

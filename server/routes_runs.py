@@ -16,6 +16,7 @@ import anyio
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
+from engine.lease import OWNED_STATUSES, interrupt
 from engine.scheduler import RunResult
 from engine.store import RunRecord
 from server import sse
@@ -24,7 +25,7 @@ from server.execution import RunJob
 from server.running import job, prepare
 from server.schemas import RUN_ID_PATTERN, SESSION_PATTERN, CancelOut, RunEvents, RunOut, RunRequest, errors
 from server.state import AppState, app_state
-from server.tables import events_after, request_cancel, runs_of
+from server.tables import events_after, request_cancel, run_orphaned, runs_of
 
 router = APIRouter(tags=["runs"])
 
@@ -126,7 +127,7 @@ async def frames(first: dict[str, Any], queue: asyncio.Queue[Any], run: RunJob) 
 def list_runs(request: Request,
               flow_id: Annotated[str | None, Query(max_length=200)] = None,
               session_id: Annotated[str | None, Query(pattern=SESSION_PATTERN)] = None,
-              status: Annotated[str | None, Query(pattern=r"^(running|succeeded|failed|timeout|cancelled)$")] = None,
+              status: Annotated[str | None, Query(pattern=r"^(running|waiting_approval|succeeded|failed|timeout|cancelled|interrupted)$")] = None,
               limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Response:
     records = runs_of(app_state(request).store.engine, flow_id=flow_id, session_id=session_id,
                       status=status, limit=limit)
@@ -190,12 +191,20 @@ async def tail(state: AppState, record: RunRecord, after: int) -> AsyncIterator[
 
 
 @router.post("/runs/{run_id}/cancel", status_code=202, response_model=CancelOut,
-             summary="Ask a running run to stop (from any worker)", responses=errors(404, 409))
-def cancel_run(request: Request, run_id: RunId) -> CancelOut:
+             summary="Ask a running run to stop (from any worker)",
+             responses={200: {"model": CancelOut, "description": "The run's process was gone: the "
+                              "run is now settled as `interrupted`."}, **errors(404, 409)})
+def cancel_run(request: Request, run_id: RunId) -> Response:
     state = app_state(request)
     record = state.store.get_run(run_id)
-    if record.status != "running":
+    if record.status not in OWNED_STATUSES:
         raise ApiError(409, "run_finished", f"run '{record.id}' already ended ({record.status})",
                        hint="only a running run can be cancelled")
+    if run_orphaned(state.store.engine, record.id):
+        # Nobody would ever see the flag: settle the run here, so followers end now.
+        interrupt(state.store.engine, record.id, reason="its process stopped (settled by a cancel request)")
+        body = CancelOut(run_id=record.id, status="interrupted")
+        return Response(sse.dumps(body.model_dump()), status_code=200, media_type="application/json")
     request_cancel(state.store.engine, record.id, datetime.now(UTC))
-    return CancelOut(run_id=record.id, status="cancelling")
+    body = CancelOut(run_id=record.id, status="cancelling")
+    return Response(sse.dumps(body.model_dump()), status_code=202, media_type="application/json")

@@ -89,7 +89,8 @@ class RunOut(BaseModel):
     run_id: str
     flow_id: str
     flow_version: int | None
-    status: str = Field(description="running | succeeded | failed | timeout | cancelled")
+    status: str = Field(description="running | waiting_approval | succeeded | failed | timeout | "
+                                    "cancelled | interrupted (its process stopped before it ended)")
     outputs: dict[str, Any]
     error: str | None
     hint: str

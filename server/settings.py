@@ -25,6 +25,7 @@ RUN_TIMEOUT = 300.0
 MAX_RUN_TIMEOUT = 3600.0
 MAX_CONCURRENT_RUNS = 64
 CANCEL_POLL = 0.25
+SWEEP_INTERVAL = 10.0  # seconds between looks for runs whose process is gone
 
 
 class SettingsError(ValueError):
@@ -56,6 +57,8 @@ class Settings:
     max_run_timeout: float = MAX_RUN_TIMEOUT  # the most a request may ask for
     max_concurrent_runs: int = MAX_CONCURRENT_RUNS  # per worker; more wait their turn
     cancel_poll: float = CANCEL_POLL  # seconds between checks of a run's cancel flag
+    sweep_interval: float = SWEEP_INTERVAL  # seconds between sweeps for orphaned runs
+    lease_seconds: float = 0.0        # 0: $CHAINLOOM_LEASE_SECONDS, else 30 (a run's claim without heartbeat)
     traces: bool = False              # also write <home>/traces/<run>.jsonl (the store records anyway)
     public_docs: bool = True          # /docs, /redoc and /openapi.json need no key
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -70,6 +73,9 @@ class Settings:
                 raise SettingsError(f"{name} must be at least 1")
         if not 0 < self.run_timeout <= self.max_run_timeout:
             raise SettingsError("run_timeout must be positive and at most max_run_timeout")
+        if not 0 < self.sweep_interval <= 3600 or not 0 <= self.lease_seconds <= 3600:
+            raise SettingsError("sweep_interval must be in (0, 3600] seconds and lease_seconds in "
+                                "[0, 3600] (0: the default)")
         if "*" in self.cors_origins and len(self.cors_origins) > 1:
             raise SettingsError("cors origin '*' cannot be combined with other origins")
 

@@ -17,6 +17,7 @@ from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, insert
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from engine.errors import NotFound
+from engine.lease import orphaned
 from engine.recording import flush_recordings
 from engine.store import RunRecord, _run_record, events_table, flow_versions_table, flows_table, runs_table
 
@@ -64,6 +65,14 @@ def cancel_requested(engine: Engine, run_id: str) -> bool:
     with engine.connect() as conn:
         return conn.execute(select(run_cancels_table.c.run_id)
                             .where(run_cancels_table.c.run_id == run_id)).first() is not None
+
+
+def run_orphaned(engine: Engine, run_id: str) -> bool:
+    """Whether the process that runs this run is gone (engine.lease.orphaned)."""
+    with engine.connect() as conn:
+        row = conn.execute(select(runs_table.c.owner, runs_table.c.lease_until)
+                           .where(runs_table.c.id == run_id)).one_or_none()
+    return row is not None and orphaned(row.owner, row.lease_until)
 
 
 # ------------------------------------------------------------ run queries

@@ -26,8 +26,9 @@ CHAIN = flow([("in", "input.text", {"name": "q"}), ("a", "toy.step", {"suffix": 
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    s = Store(f"sqlite:///{tmp_path / 'db' / 'chainloom.db'}")
+def store(database_url: str) -> Iterator[Store]:
+    """A store on SQLite, then on PostgreSQL (tests/databases.py)."""
+    s = Store(database_url)
     yield s
     s.close()
 
@@ -124,8 +125,9 @@ def test_delete_flow(store: Store) -> None:
 
 
 @pytest.mark.parametrize("shared", [True, False], ids=["one-store", "two-stores"])
-def test_concurrent_saves_on_the_same_version_give_exactly_one_success(tmp_path: Path, shared: bool) -> None:
-    url = f"sqlite:///{tmp_path / 'race.db'}"
+def test_concurrent_saves_on_the_same_version_give_exactly_one_success(database_url: str,
+                                                                        shared: bool) -> None:
+    url = database_url
     stores = [Store(url)] * 2 if shared else [Store(url), Store(url)]
     stores[0].save_flow(make_flow(suffix="0"), None)
     for base in range(1, 11):  # ten races, each against the latest version

@@ -23,6 +23,7 @@ from server.app import connect_store, create_app
 from server.keys import create_key
 from server.settings import Settings
 from server.tables import create_tables
+from tests.databases import BACKENDS, database
 from tests.server.nodes import registry
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,7 +127,7 @@ class LiveServer:
     """uvicorn in a child process on 127.0.0.1, serving the test app over one database."""
 
     def __init__(self, home: Path, workers: int = 1, **settings: Any) -> None:
-        self.settings = Settings(home=str(home), cancel_poll=0.05, **settings)
+        self.settings = Settings(home=str(home), **{"cancel_poll": 0.05, **settings})
         self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -160,6 +161,12 @@ class LiveServer:
         self.stop()
         raise RuntimeError("uvicorn did not answer /health within 60 s")
 
+    def kill(self) -> None:
+        """SIGKILL uvicorn and its workers at once: no shutdown, no cleanup (a crash)."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=15)
+
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
@@ -171,10 +178,18 @@ class LiveServer:
             self.proc.wait(timeout=5)
 
 
+@pytest.fixture(scope="module", params=BACKENDS)
+def live_database(request: pytest.FixtureRequest,
+                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One database for a module's live servers: SQLite, then PostgreSQL."""
+    with database(request.param, tmp_path_factory.mktemp("db")) as url:
+        yield url
+
+
 @pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, str]]:
-    """Two uvicorn workers over one SQLite database, and a key for them."""
-    server = LiveServer(tmp_path_factory.mktemp("live"), workers=2)
+def live(tmp_path_factory: pytest.TempPathFactory, live_database: str) -> Iterator[tuple[LiveServer, str]]:
+    """Two uvicorn workers over one database (SQLite, then PostgreSQL), and a key for them."""
+    server = LiveServer(tmp_path_factory.mktemp("live"), workers=2, database_url=live_database)
     key = server.prepare()
     server.start()
     try:

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
+from server.settings import Settings
 from tests.server.conftest import chain, hello, piped, save
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """This module runs on SQLite and on PostgreSQL (tests/databases.py)."""
+    return Settings(home=str(tmp_path / "home"), database_url=database_url, cancel_poll=0.05)
 
 
 def test_create_list_get_and_location(client: TestClient) -> None:

@@ -115,10 +115,11 @@ def test_client_going_away_cancels_its_run(live: tuple[LiveServer, str]) -> None
 
 
 @pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, LiveServer, str]]:
+def pair(tmp_path_factory: pytest.TempPathFactory,
+         live_database: str) -> Iterator[tuple[LiveServer, LiveServer, str]]:
     """Two separate uvicorn processes (one worker each) over one database."""
     home = tmp_path_factory.mktemp("pair")
-    first, second = LiveServer(home), LiveServer(home)
+    first, second = LiveServer(home, database_url=live_database), LiveServer(home, database_url=live_database)
     key = first.prepare()
     first.start()
     try:

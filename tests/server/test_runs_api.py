@@ -5,16 +5,24 @@ from __future__ import annotations
 import json
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from server import sse
+from server.settings import Settings
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.server.conftest import chain, chat_flow, hello, piped, save
 
 ANSWER = "Flows are JSON files."
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    """This module runs on SQLite and on PostgreSQL (tests/databases.py)."""
+    return Settings(home=str(tmp_path / "home"), database_url=database_url, cancel_poll=0.05)
 
 
 def run(client: TestClient, flow_id: str = "chain", **body: Any) -> dict[str, Any]:
