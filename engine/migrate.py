@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +26,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BASELINE = "0001"  # the schema created by chainloom before it had migrations
 HEAD = "0003"      # the newest revision in migrations/versions (a test keeps them equal)
 _PG_LOCK_KEY = 0x636C6D67  # "clmg": one advisory lock id for store migrations
+_IN_PROCESS = threading.Lock()
 
 
 @functools.cache
@@ -62,7 +64,8 @@ def upgrade(engine: Engine) -> None:
     with engine.connect() as conn:
         if current(conn) == head():
             return
-    with _exclusive(engine), engine.begin() as conn:
+    # Alembic keeps its running migration in module globals: one migration per process at a time.
+    with _IN_PROCESS, _exclusive(engine), engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # Transactional DDL: the lock is held until the migration commits.
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})

@@ -162,7 +162,7 @@ class StoreSink:
                 conn.execute(insert(events_table), [dict(zip(keys, e)) for e in events])
             if outcomes:
                 stmt = (update(runs_table).where(runs_table.c.id == bindparam("run"))
-                        .values({k: bindparam(k) for k in outcomes[0] if k != "id"}, lease_until=None))
+                        .values({**{k: bindparam(k) for k in outcomes[0] if k != "id"}, "lease_until": None}))
                 conn.execute(stmt, [{**_run_params(o), "run": o["id"]} for o in outcomes])
 
     def close(self) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy import insert, select, update
 
 from engine import lease
 from engine.flow import atomic_write, remove_stale_temps
+from engine.recording import flush_recordings
 from engine.runner import Runner
 from engine.store import Store, events_table, runs_table
 from tests.engine.test_store import CHAIN, make_flow
@@ -146,6 +147,7 @@ def test_the_heartbeat_keeps_a_running_runs_lease_ahead(store: Store) -> None:
 
 def test_a_finished_run_holds_no_lease(store: Store) -> None:
     result = Runner(Toys().registry, store=store).run(make_flow(), {"q": "x"})
+    flush_recordings()
     with store.engine.connect() as conn:
         row = conn.execute(select(runs_table.c.owner, runs_table.c.lease_until)
                            .where(runs_table.c.id == result.run_id)).one()
