@@ -82,10 +82,16 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Plan, int | None, dict[st
     issues = plan.input_issues(inputs)
     if issues:
         raise ValidationFailed(issues)
+    from chainloom.approve import terminal_gate  # noqa: PLC0415
+
+    gate = terminal_gate(plan)  # refuses a gated flow when stdin is no terminal
+    if gate is not None:
+        runner.services["approvals"] = gate
     return runner, plan, version, inputs
 
 
-def handlers_for(args: argparse.Namespace, term: Term) -> tuple[RunView, list[Handler], Callable[[], None]]:
+def handlers_for(args: argparse.Namespace, term: Term,
+                 live: bool = True) -> tuple[RunView, list[Handler], Callable[[], None]]:
     """The view that collects the run, the handlers that show it, and how to close them."""
     from chainloom.live import LinePrinter, LiveView, RunView  # noqa: PLC0415
 
@@ -94,9 +100,9 @@ def handlers_for(args: argparse.Namespace, term: Term) -> tuple[RunView, list[Ha
         return view, [], lambda: None
     if getattr(args, "verbose", False):  # every input and output: plain lines, also on a terminal
         return view, [view, LinePrinter(term.out.file, verbose=True)], lambda: None
-    if term.live:
-        live = LiveView(term.out, view)
-        return view, [live], live.close
+    if live and term.live:
+        display = LiveView(term.out, view)
+        return view, [display], display.close
     return view, [view, LinePrinter(term.out.file)], lambda: None
 
 
@@ -107,7 +113,8 @@ def cmd_run(args: argparse.Namespace, term: Term) -> int:
         runner, plan, version, inputs = prepare(args)
     except ChainloomError as err:
         return unrunnable(err, args, term)
-    view, handlers, close = handlers_for(args, term)
+    # Approval questions are asked on the terminal: plain lines then, no redrawn live table.
+    view, handlers, close = handlers_for(args, term, live="approvals" not in runner.services)
     try:
         result = runner.run(plan, inputs, handlers=handlers, session_id=args.session,
                             timeout=args.timeout, flow_version=version)

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from engine.approvals import ApprovalRequest, ApprovalUnavailable, Decision
 from engine.errors import SecretMissing
 from engine.events import Event, NodeStep, NodeToken, preview
 
@@ -50,7 +51,8 @@ class RunContext:
                  flow_inputs: Mapping[str, Any], services: Mapping[str, Any],
                  state: dict[str, Any], session_id: str | None,
                  secrets: SecretResolver, redactor: Redactor,
-                 cancelled: threading.Event, attempt: int = 1) -> None:
+                 cancelled: threading.Event, attempt: int = 1,
+                 approval: bool | list[str] = False) -> None:
         self.run_id = run_id
         self.node_id = node_id
         self.node_type = node_type
@@ -64,6 +66,32 @@ class RunContext:
         self._redactor = redactor
         self._cancelled = cancelled
         self.usage_record: dict[str, Any] = {}
+        self.approval = approval  # the node's policy.require_approval
+
+    def approval_required(self, tool: str | None = None) -> bool:
+        """Whether this node's policy asks a person first: for every call, or for this tool's."""
+        rule = self.approval
+        return rule is True or (tool is not None and isinstance(rule, list) and tool in rule)
+
+    async def approve(self, tool: str, call: dict[str, Any]) -> Decision:
+        """Ask a person to approve `tool(call)` and wait for the decision (see engine.approvals).
+
+        Raises ApprovalUnavailable when this run has no way to ask (no gate service).
+        """
+        request = ApprovalRequest(self.run_id, self.node_id, tool, call)
+        gate = self.services.get("approvals")
+        if gate is None:
+            raise ApprovalUnavailable(
+                f"node '{self.node_id}': the call {request.describe()} needs approval "
+                "(policy.require_approval), but this run cannot ask anyone",
+                hint="run it with `chainloom run` on a terminal, or through `chainloom serve` and "
+                     "approve it with POST /approvals/{id}/approve; or drop policy.require_approval "
+                     f"from node '{self.node_id}'")
+        self.step("approval.requested", tool=tool, call=call)
+        decision: Decision = await gate.ask(request)
+        self.step("approval.decided", tool=tool, approved=decision.approved, by=decision.by,
+                  reason=decision.reason, approval_id=decision.approval_id)
+        return decision
 
     def token(self, text: str) -> None:
         """Stream a piece of this node's output as it is produced."""

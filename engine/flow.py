@@ -16,9 +16,9 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
 from engine.errors import FlowLoadError
 from engine.issues import Issue
@@ -34,6 +34,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, populate_by_name=True)
 
 
+ToolNames = Annotated[list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")]],
+                      Field(min_length=1, max_length=100)]
+
+
 class NodePolicy(_Strict):
     """How the engine treats one node: time limit, retries, what to do on failure."""
 
@@ -43,6 +47,9 @@ class NodePolicy(_Strict):
     on_error: Literal["fail", "fallback"] = Field("fail", description="Stop the run, or use `fallback`.")
     fallback: dict[str, Any] | None = Field(None, description="Outputs to use when the node fails.")
     cache: bool = Field(True, description="Allow reusing an earlier result for identical inputs.")
+    require_approval: StrictBool | ToolNames = Field(
+        False, description="Ask a person before a side effect: true = every call this node (or the "
+                           "tool it makes) sends; a list = an agent's tool calls with these tool names.")
 
 
 class FlowNode(_Strict):

@@ -210,8 +210,8 @@ def sweep(engine: Engine, now: datetime | None = None) -> list[str]:
 
 
 def interrupt(engine: Engine, run_id: str, *, now: datetime | None = None,
-              reason: str = "its process stopped") -> bool:
-    """End a running run as `interrupted` with terminal events; False if it was not running."""
+              reason: str = "its process stopped", hint: str = INTERRUPTED_HINT) -> bool:
+    """End a running (or waiting) run as `interrupted` with terminal events; False if it had ended."""
     from engine.store import runs_table as t  # noqa: PLC0415
 
     now = now or _now()
@@ -221,18 +221,18 @@ def interrupt(engine: Engine, run_id: str, *, now: datetime | None = None,
             started = _utc(conn.execute(select(t.c.started_at).where(t.c.id == run_id))
                            .scalar_one_or_none())
             duration = (now - started).total_seconds() if started is not None else 0.0
-            moved = conn.execute(update(t).where(t.c.id == run_id, t.c.status == "running").values(
-                status="interrupted", finished_at=now, duration=duration, error=message,
-                hint=INTERRUPTED_HINT, lease_until=None)).rowcount
+            moved = conn.execute(update(t).where(t.c.id == run_id, t.c.status.in_(OWNED_STATUSES))
+                                 .values(status="interrupted", finished_at=now, duration=duration,
+                                         error=message, hint=hint, lease_until=None)).rowcount
             if moved != 1:
                 return False
-            _closing_events(conn, run_id, message, duration)
+            _closing_events(conn, run_id, message, duration, hint)
     except IntegrityError:
         return False  # the owner wrote an event meanwhile: it is alive after all
     return True
 
 
-def _closing_events(conn: Connection, run_id: str, message: str, duration: float) -> None:
+def _closing_events(conn: Connection, run_id: str, message: str, duration: float, hint: str) -> None:
     """A node.cancelled for every node without a terminal event, then run.finished."""
     from engine.store import events_table as e  # noqa: PLC0415
 
@@ -247,7 +247,7 @@ def _closing_events(conn: Connection, run_id: str, message: str, duration: float
         why = message if node in running else "not started: " + message
         events.append(NodeCancelled(run_id=run_id, node=node, type=types.get(node, ""), reason=why))
     events.append(RunFinished(run_id=run_id, status="interrupted", error=message,
-                              hint=INTERRUPTED_HINT, duration=round(duration, 6)))
+                              hint=hint, duration=round(duration, 6)))
     for event in events:
         seq += 1
         event.seq = seq

@@ -19,10 +19,12 @@ from dataclasses import dataclass, field
 from time import perf_counter
 from typing import Any, Protocol, TypeVar
 
+from engine.approvals import ApprovalRejected, ApprovalRequest, rejection_text
 from engine.context import Redactor, RunContext, SecretResolver
 from engine.errors import ChainloomError, NodeError, NodeTimeout, PermanentError
 from engine.events import EventLog, NodeFailed, NodeStarted, preview
 from engine.plan import PlannedNode
+from engine.ports import PortType
 
 T = TypeVar("T")
 
@@ -98,6 +100,22 @@ def run_now(work: Coroutine[Any, Any, T]) -> T:
     raise RuntimeError("an inline node suspended; only nodes without pool, timeout or retries run inline")
 
 
+def handles_tools(node: PlannedNode) -> bool:
+    """Tool nodes and agents: their approval applies to each tool call, not to the node's run."""
+    ports = [*node.inputs.values(), *node.outputs.values()]
+    return any(port.type == PortType.TOOL for port in ports)
+
+
+async def approved(node: PlannedNode, inputs: dict[str, Any], ctx: RunContext) -> None:
+    """Ask a person before the node runs; ApprovalRejected (no retry) when they say no."""
+    call = {"node": node.id, "inputs": preview(inputs, 500)}
+    decision = await ctx.approve(node.spec.type, call)
+    if not decision.approved:
+        request = ApprovalRequest(ctx.run_id, node.id, node.spec.type, call)
+        raise ApprovalRejected(rejection_text(request, decision),
+                               hint="the node did not run; run the flow again to ask again")
+
+
 class NodeRunner:
     """Runs the nodes of one run, one call per node, each under its own policy."""
 
@@ -152,6 +170,8 @@ class NodeRunner:
 
     async def call(self, node: PlannedNode, inputs: dict[str, Any], ctx: RunContext) -> Any:
         spec = node.spec
+        if node.policy.require_approval is True and not handles_tools(node):
+            await approved(node, inputs, ctx)  # the wait for a person is outside the time limit
         if spec.is_async:
             work: Any = spec.run(node.config, inputs, ctx)
         elif spec.blocking:
@@ -175,7 +195,8 @@ class NodeRunner:
         return RunContext(run_id=scope.run_id, node_id=node.id, node_type=node.spec.type,
                           emit=self.log.emit, flow_inputs=scope.flow_inputs, services=scope.services,
                           state=state, session_id=scope.session_id, secrets=scope.secrets,
-                          redactor=scope.redactor, cancelled=scope.cancelled, attempt=attempt)
+                          redactor=scope.redactor, cancelled=scope.cancelled, attempt=attempt,
+                          approval=node.policy.require_approval)
 
     def started(self, node: PlannedNode, inputs: dict[str, Any], attempt: int) -> float:
         """Emit node.started (when tracing); the attempt's start time."""

@@ -43,7 +43,8 @@ class PlannedNode:
 
     def __post_init__(self) -> None:
         spec, policy = self.spec, self.policy
-        inline = not (spec.is_async or spec.blocking or policy.timeout or policy.retries)
+        inline = not (spec.is_async or spec.blocking or policy.timeout or policy.retries
+                      or policy.require_approval)  # waiting for a person needs a task
         object.__setattr__(self, "inline", inline)
 
 

@@ -23,11 +23,12 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy.exc import OperationalError
 
 from engine import lease
+from engine.approvals import StoreApprovals
 from engine.errors import StoreUnavailable
 from engine.registry import Registry
 from engine.runner import Runner
 from engine.store import Store
-from server import errors, routes_flows, routes_meta, routes_runs
+from server import errors, routes_approvals, routes_flows, routes_meta, routes_runs
 from server.auth import require_key
 from server.limits import BodyLimits
 from server.settings import Settings
@@ -93,7 +94,8 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     create_tables(store.engine)
     home = settings.home_path
     runner = Runner(registry, store=store, trace_dir=home / "traces" if settings.traces else None,
-                    services={"home": home, "store": store})
+                    services={"home": home, "store": store,
+                              "approvals": StoreApprovals(store.engine, poll=settings.cancel_poll)})
     state = AppState(settings=settings, store=store, registry=registry, runner=runner,
                      plans=PlanCache(registry), run_slots=anyio.CapacityLimiter(settings.max_concurrent_runs))
 
@@ -119,6 +121,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     keyed = [Depends(require_key)]
     app.include_router(routes_flows.router, dependencies=keyed)
     app.include_router(routes_runs.router, dependencies=keyed)
+    app.include_router(routes_approvals.router, dependencies=keyed)
     app.include_router(routes_meta.router, dependencies=keyed)
     app.include_router(routes_meta.public)
     if not public_docs:

@@ -176,7 +176,7 @@ async def tail(state: AppState, record: RunRecord, after: int) -> AsyncIterator[
             idle = 0.0
             continue
         status = (await anyio.to_thread.run_sync(state.store.get_run, record.id)).status
-        if status != "running" and not await anyio.to_thread.run_sync(
+        if status not in OWNED_STATUSES and not await anyio.to_thread.run_sync(
                 events_after, engine, record.id, after, 1):
             return
         if datetime.now(UTC) > give_up:

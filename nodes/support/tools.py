@@ -11,6 +11,7 @@ tell the model and carry on. Values on a Tool port are a Tool or a list of them
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Awaitable, Callable, Iterable
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from engine.approvals import ApprovalRequest, ApprovalUnavailable, rejection_text
 from engine.errors import ChainloomError, PermanentError
 from engine.node import NodeConfig
 from nodes.support.values import as_text
@@ -54,6 +56,7 @@ class Tool:
     side_effects: bool = False
     max_chars: int = MAX_OBSERVATION_CHARS
     kind: str = ""  # what sort of tool it is (calculator, search, sql, ...), for policies that pick tools
+    approval: bool = False  # a person approves each call first (the tool node's policy.require_approval)
 
     def __post_init__(self) -> None:
         if not re.match(TOOL_NAME, self.name):
@@ -81,14 +84,35 @@ class Tool:
         return dict(args)
 
     async def call(self, args: Any, ctx: RunContext) -> Observation:
-        """Check, run and describe the result; never raises for a tool's own failure."""
+        """Check, ask for approval where a policy wants it, run and describe the result.
+
+        Never raises for a tool's own failure or a rejected call (the model reads what
+        happened); raises ApprovalUnavailable when a call needs approval and nobody can be asked.
+        """
         try:
-            result = await self.run(self.check(args), ctx)
+            checked = self.check(args)
+            if self.approval or ctx.approval_required(self.name):
+                decision = await ctx.approve(self.name, checked)
+                if not decision.approved:
+                    request = ApprovalRequest(ctx.run_id, ctx.node_id, self.name, checked)
+                    return Observation(rejection_text(request, decision), ok=False)
+            result = await self.run(checked, ctx)
+        except ApprovalUnavailable:
+            raise
         except ChainloomError as err:
             return Observation(clip(f"Error: {err}", self.max_chars), ok=False)
         except Exception as err:  # noqa: BLE001 - a tool bug becomes an observation, not a dead agent
             return Observation(clip(f"Error: {type(err).__name__}: {err}", self.max_chars), ok=False)
         return Observation(clip(as_text(result), self.max_chars))
+
+
+def gated(value: Any, ctx: RunContext) -> Any:
+    """The tool(s) a tool node made, each asking for approval first when the node's policy says so."""
+    if not ctx.approval_required():
+        return value
+    if isinstance(value, list):
+        return [gated(item, ctx) for item in value]
+    return dataclasses.replace(value, approval=True) if isinstance(value, Tool) else value
 
 
 def read_arguments(args: Any, tool: Tool) -> dict[str, Any]:

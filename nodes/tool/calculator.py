@@ -20,7 +20,7 @@ from pydantic import Field
 
 from engine.node import NodeSpec, node
 from engine.ports import Port, PortType
-from nodes.support.tools import Tool, ToolConfig, ToolError, object_schema
+from nodes.support.tools import Tool, ToolConfig, ToolError, gated, object_schema
 from nodes.support.values import as_text
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ def calculator_tool(config: CalculatorConfig) -> Tool:
       description="Safe arithmetic for agents: parsed, whitelisted operations, bounded sizes; never eval.")
 def calculator_node(config: CalculatorConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     expression = as_text(inputs.get("expression")).strip()
-    return {"tool": calculator_tool(config), "result": format_number(evaluate(expression)) if expression else ""}
+    return {"tool": gated(calculator_tool(config), ctx), "result": format_number(evaluate(expression)) if expression else ""}
 
 
 SPECS: tuple[NodeSpec, ...] = (calculator_node,)

@@ -21,7 +21,7 @@ from engine.node import NodeSpec, node
 from engine.plan import needs_value
 from engine.ports import Port, PortType
 from nodes.support.paths import resolve_path
-from nodes.support.tools import TOOL_NAME, Tool, ToolConfig, ToolError, object_schema
+from nodes.support.tools import TOOL_NAME, Tool, ToolConfig, ToolError, gated, object_schema
 
 if TYPE_CHECKING:
     from engine.context import RunContext
@@ -108,8 +108,8 @@ def find_flow(ref: str, ctx: RunContext) -> Flow:
 def flow_tool_node(config: FlowToolConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     flow = find_flow(config.flow, ctx)
     description = config.describe(flow.description or flow.name or f"Runs the flow '{flow.id}'.")
-    return {"tool": flow_tool(flow, name=config.name, description=description, timeout=config.timeout,
-                              registry=registry_of(ctx))}
+    return {"tool": gated(flow_tool(flow, name=config.name, description=description,
+                                    timeout=config.timeout, registry=registry_of(ctx)), ctx)}
 
 
 SPECS: tuple[NodeSpec, ...] = (flow_tool_node,)

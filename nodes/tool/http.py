@@ -14,7 +14,7 @@ from pydantic import Field
 from engine.node import NodeSpec, node
 from engine.ports import Port, PortType
 from nodes.support.api_client import HttpClient, HttpSettings, describe_response
-from nodes.support.tools import TOOL_NAME, Tool, ToolConfig, object_schema
+from nodes.support.tools import TOOL_NAME, Tool, ToolConfig, gated, object_schema
 
 if TYPE_CHECKING:
     from engine.context import RunContext
@@ -54,7 +54,7 @@ def http_tool(config: HttpToolConfig, ctx: RunContext) -> Tool:
       description="Lets an agent call web APIs on allowlisted hosts only (empty = none), SSRF-safe, GET by "
                   "default; POST/PUT/PATCH/DELETE only when enabled.")
 def http_node(config: HttpToolConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
-    return {"tool": http_tool(config, ctx)}
+    return {"tool": gated(http_tool(config, ctx), ctx)}
 
 
 SPECS: tuple[NodeSpec, ...] = (http_node,)

@@ -15,7 +15,7 @@ from engine.errors import PermanentError
 from engine.flow import Flow, parse_flow
 from engine.node import NodeSpec, node
 from engine.ports import Port, PortType
-from nodes.support.tools import TOOL_NAME, ToolConfig
+from nodes.support.tools import TOOL_NAME, ToolConfig, gated
 from nodes.tool.flow import flow_tool, registry_of
 
 if TYPE_CHECKING:
@@ -80,9 +80,9 @@ def _output_of(input_type: str) -> str:
 def node_tool_node(config: NodeToolConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     registry = registry_of(ctx)
     spec = registry.get(config.node_type)
-    return {"tool": flow_tool(node_flow(config, registry), name=config.name, timeout=config.timeout,
-                              description=config.describe(spec.description), registry=registry,
-                              side_effects=spec.side_effects)}
+    return {"tool": gated(flow_tool(node_flow(config, registry), name=config.name, timeout=config.timeout,
+                                    description=config.describe(spec.description), registry=registry,
+                                    side_effects=spec.side_effects), ctx)}
 
 
 SPECS: tuple[NodeSpec, ...] = (node_tool_node,)

@@ -15,7 +15,7 @@ from pydantic import Field
 from engine.node import NodeSpec, node
 from engine.ports import Port, PortType
 from nodes.support.documents import format_documents
-from nodes.support.tools import TOOL_NAME, Tool, ToolConfig, object_schema
+from nodes.support.tools import TOOL_NAME, Tool, ToolConfig, gated, object_schema
 
 if TYPE_CHECKING:
     from engine.context import RunContext
@@ -47,7 +47,7 @@ def retriever_tool(retriever: Retriever, config: RetrieverToolConfig) -> Tool:
       outputs=[Port("tool", PortType.TOOL, "The search tool, for agents.")],
       description="Lets an agent search a document collection (any retriever) and read the passages found.")
 def retriever_tool_node(config: RetrieverToolConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
-    return {"tool": retriever_tool(inputs["retriever"], config)}
+    return {"tool": gated(retriever_tool(inputs["retriever"], config), ctx)}
 
 
 SPECS: tuple[NodeSpec, ...] = (retriever_tool_node,)

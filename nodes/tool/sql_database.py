@@ -14,7 +14,7 @@ from pydantic import Field
 from engine.node import NodeSpec, node
 from engine.ports import Port, PortType
 from nodes.support.sql_database import DatabaseConfig, ReadOnlyDatabase, open_database
-from nodes.support.tools import Tool, object_schema
+from nodes.support.tools import Tool, gated, object_schema
 
 if TYPE_CHECKING:
     from engine.context import RunContext
@@ -54,7 +54,7 @@ class SqlToolkitConfig(DatabaseConfig):
                   "rows and time capped.")
 def sql_toolkit_node(config: SqlToolkitConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     db = open_database(config, ctx)
-    return {"tools": sql_tools(db, config.prefix), "tables": db.tables()}
+    return {"tools": gated(sql_tools(db, config.prefix), ctx), "tables": db.tables()}
 
 
 SPECS: tuple[NodeSpec, ...] = (sql_toolkit_node,)
