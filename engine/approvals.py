@@ -93,8 +93,8 @@ class StoreApprovals:
     def open(self, approval_id: str, request: ApprovalRequest) -> None:
         """Record the pending approval and mark the run as waiting for it."""
         from engine.recording import flush_recordings  # noqa: PLC0415 - the run row must exist
-        from engine.store import approvals_table as a, runs_table as r  # noqa: PLC0415
-
+        from engine.store import approvals_table as a  # noqa: PLC0415
+        from engine.store import runs_table as r  # noqa: PLC0415
         flush_recordings()
         with self.engine.begin() as conn:
             conn.execute(insert(a).values(
@@ -125,8 +125,8 @@ class StoreApprovals:
 
     def resume(self, run_id: str) -> None:
         """Back to `running` once no approval of the run is pending."""
-        from engine.store import approvals_table as a, runs_table as r  # noqa: PLC0415
-
+        from engine.store import approvals_table as a  # noqa: PLC0415
+        from engine.store import runs_table as r  # noqa: PLC0415
         with self.engine.begin() as conn:
             pending = conn.execute(select(func.count()).select_from(a).where(
                 a.c.run_id == run_id, a.c.status == "pending")).scalar_one()

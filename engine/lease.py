@@ -167,8 +167,8 @@ class Heartbeat:
                 log.exception("cannot renew the lease of %d run(s)", len(runs))
 
     def renew(self, runs: list[str]) -> None:
-        from engine.store import make_engine, runs_table as t  # noqa: PLC0415 - it imports this module
-
+        from engine.store import make_engine  # noqa: PLC0415 - it imports this module
+        from engine.store import runs_table as t  # noqa: PLC0415
         if _in_memory(self.url):
             return  # only this process can see such a database: nobody else would sweep it
         if self.engine is None:

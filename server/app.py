@@ -55,7 +55,7 @@ async def sweep_forever(store: Store, interval: float) -> None:
             ended = await anyio.to_thread.run_sync(store.sweep_orphans)
             if ended:
                 log.warning("runs whose process stopped, now interrupted: %s", ", ".join(ended))
-        except Exception:  # noqa: BLE001 - a failed sweep is retried at the next interval
+        except Exception:
             log.exception("cannot sweep for orphaned runs")
         await asyncio.sleep(interval)
 

@@ -20,7 +20,8 @@ from sqlalchemy import Engine, select
 from engine.approvals import ApprovalRequest, Decision, decide, rejection_text
 from engine.errors import NotFound
 from engine.lease import interrupt
-from engine.store import approvals_table as a, runs_table as r
+from engine.store import approvals_table as a
+from engine.store import runs_table as r
 from server import sse
 from server.auth import require_key
 from server.errors import ApiError

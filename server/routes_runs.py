@@ -33,6 +33,7 @@ RunId = Annotated[str, Path(pattern=RUN_ID_PATTERN, description="The run's id (o
                                                                "of at least 6 characters).")]
 FlowRef = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$",
                               description="The saved flow's id or unique name.")]
+RUN_STATUS = r"^(running|waiting_approval|succeeded|failed|timeout|cancelled|interrupted)$"
 KEEPALIVE_SECONDS = 15.0
 TAIL_POLL = 0.25
 _END = object()
@@ -127,7 +128,7 @@ async def frames(first: dict[str, Any], queue: asyncio.Queue[Any], run: RunJob) 
 def list_runs(request: Request,
               flow_id: Annotated[str | None, Query(max_length=200)] = None,
               session_id: Annotated[str | None, Query(pattern=SESSION_PATTERN)] = None,
-              status: Annotated[str | None, Query(pattern=r"^(running|waiting_approval|succeeded|failed|timeout|cancelled|interrupted)$")] = None,
+              status: Annotated[str | None, Query(pattern=RUN_STATUS)] = None,
               limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Response:
     records = runs_of(app_state(request).store.engine, flow_id=flow_id, session_id=session_id,
                       status=status, limit=limit)

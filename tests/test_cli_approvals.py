@@ -72,7 +72,7 @@ def run_on_a_terminal(tmp_path: Path, answer: bytes) -> tuple[int, str]:
 
 def observations(tmp_path: Path) -> str:
     """The agent's observations in the run the CLI recorded."""
-    from engine.store import Store  # noqa: PLC0415
+    from engine.store import Store
 
     store = Store(f"sqlite:///{tmp_path / 'home' / 'chainloom.db'}")
     try:

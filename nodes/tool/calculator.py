@@ -155,7 +155,8 @@ def calculator_tool(config: CalculatorConfig) -> Tool:
       description="Safe arithmetic for agents: parsed, whitelisted operations, bounded sizes; never eval.")
 def calculator_node(config: CalculatorConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
     expression = as_text(inputs.get("expression")).strip()
-    return {"tool": gated(calculator_tool(config), ctx), "result": format_number(evaluate(expression)) if expression else ""}
+    result = format_number(evaluate(expression)) if expression else ""
+    return {"tool": gated(calculator_tool(config), ctx), "result": result}
 
 
 SPECS: tuple[NodeSpec, ...] = (calculator_node,)

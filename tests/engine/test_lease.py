@@ -159,7 +159,7 @@ def test_a_finished_run_holds_no_lease(store: Store) -> None:
 
 def test_chainloom_runs_shows_a_killed_run_as_interrupted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
-    from chainloom.cli import main  # noqa: PLC0415
+    from chainloom.cli import main
 
     home = tmp_path / "home"
     monkeypatch.setenv("CHAINLOOM_HOME", str(home))

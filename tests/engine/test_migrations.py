@@ -15,8 +15,20 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import (Column, DateTime, Float, ForeignKey, Integer, MetaData, String, Table, Text,
-                        create_engine, inspect, text)
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    inspect,
+    text,
+)
 
 from engine import migrate
 from engine.errors import StoreUnavailable
@@ -168,7 +180,7 @@ def test_opening_a_migrated_database_again_changes_nothing(database_url: str) ->
 
 
 def test_two_processes_worth_of_stores_opening_at_once_migrate_once(tmp_path: Path) -> None:
-    import threading  # noqa: PLC0415
+    import threading
 
     url = f"sqlite:///{tmp_path / 'race.db'}"
     errors: list[BaseException] = []

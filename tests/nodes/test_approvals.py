@@ -135,8 +135,8 @@ def test_a_gated_plain_node_runs_only_when_approved() -> None:
 def test_require_approval_takes_true_false_or_tool_names(value: Any) -> None:
     body = agent_flow().model_dump(by_alias=True)
     body["nodes"][2]["policy"] = {"require_approval": value}
-    from engine.flow import parse_flow  # noqa: PLC0415
-    from engine.errors import FlowLoadError  # noqa: PLC0415
+    from engine.errors import FlowLoadError
+    from engine.flow import parse_flow
 
     with pytest.raises((FlowLoadError, ValidationFailed)):
         parse_flow(body)

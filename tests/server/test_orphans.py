@@ -141,9 +141,9 @@ def test_a_restarted_server_ends_the_runs_of_its_killed_self(home: Path, databas
 
 
 def test_cancel_of_a_run_whose_process_is_gone_settles_it(tmp_path: Path, database_url: str) -> None:
-    from server.app import create_app  # noqa: PLC0415
-    from server.keys import create_key  # noqa: PLC0415
-    from tests.server.nodes import registry  # noqa: PLC0415
+    from server.app import create_app
+    from server.keys import create_key
+    from tests.server.nodes import registry
 
     app = create_app(Settings(home=str(tmp_path / "home"), database_url=database_url,
                               sweep_interval=3600), registry=registry())
