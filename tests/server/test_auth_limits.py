@@ -33,7 +33,7 @@ def api_routes(app: FastAPI) -> list[tuple[str, str]]:
 
 def test_every_api_route_needs_a_key(app: FastAPI, anon: TestClient) -> None:
     routes = api_routes(app)
-    assert len(routes) == 16
+    assert len(routes) == 20
     for method, path in routes:
         r = anon.request(method, path, json={})
         assert (method, path, r.status_code, r.json()) == (method, path, 401, UNAUTHORIZED)
