@@ -10,11 +10,16 @@ has them); `gallery()` is the list the empty canvas shows as cards.
 
 from __future__ import annotations
 
+import getpass
+import json
 import os
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from sqlalchemy import select
+
+from engine.approvals import ApprovalRequest, StoreApprovals, decide
 from engine.errors import FlowLoadError
 from engine.flow import Flow, dumps_flow, load_flow, parse_flow
 from engine.registry import Registry
@@ -52,8 +57,43 @@ class Services:
         if self._runner is None:
             import chainloom  # noqa: PLC0415 - keeps `import ui.services` light
 
-            self._runner = chainloom.runner(home=self.home, registry=self.registry)
+            # Calls a policy gates wait in the store for a decision (the Run panel's Approve/Reject).
+            gate = StoreApprovals(self.store.engine)
+            self._runner = chainloom.runner(home=self.home, registry=self.registry,
+                                            services={"approvals": gate})
         return self._runner
+
+    def pending_approvals(self, run_id: str) -> list[PendingCall]:
+        """The run's calls waiting for a person, oldest first."""
+        from engine.store import approvals_table as a  # noqa: PLC0415 - sqlalchemy only when asked
+
+        query = (select(a.c.id, a.c.node, a.c.tool, a.c.call)
+                 .where(a.c.run_id == run_id, a.c.status == "pending").order_by(a.c.requested_at))
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [PendingCall(r.id, r.node, ApprovalRequest(run_id, r.node, r.tool, json.loads(r.call)).describe())
+                for r in rows]
+
+    def decide(self, approval_id: str, approved: bool, reason: str = "") -> bool:
+        """Approve or reject a pending call from the UI; False when it was decided already."""
+        return decide(self.store.engine, approval_id, status="approved" if approved else "rejected",
+                      by=f"{_user()} in the UI", reason=reason)
+
+
+@dataclass(frozen=True)
+class PendingCall:
+    """A call waiting for Approve/Reject: its approval id, node, and the call as people read it."""
+
+    approval_id: str
+    node: str
+    shown: str
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "someone"
 
 
 def open_services(home: str | os.PathLike[str] | None = None, registry: Registry | None = None) -> Services:

@@ -480,3 +480,36 @@ def test_the_offline_model_chats_with_memory_in_answers_not_raw_memory_lines(hom
         replies.append(unescape(at.chat_message[-1].markdown[0].value))
     assert replies == ["Noted. Ask me a question and I will answer from what I was given.",
                        'You said: "Hi, I\'m Ada and I live in Lisbon."']
+
+
+def test_a_call_waiting_for_approval_is_approved_or_rejected_in_the_run_panel(
+        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.server.test_approvals import SHOWN, gated_agent
+    from ui.views import runs
+
+    monkeypatch.setattr(runs, "TICK", None)   # the test reruns the page itself, step by step
+    store = open_store(home)
+    store.save_flow(parse_flow(gated_agent()), None)
+    at = start(flow="gated")
+    switch(at, "Run")
+    at.text_area(key="run_in:gated:q").set_value("2^10?")
+    run_button(at).click().run()
+    live = ws_of(at).run
+    assert live is not None
+    for _ in range(400):   # wait (without timing anything) until the call waits for a person
+        at.run()
+        if any(b.key and b.key.startswith("reject:") for b in at.button):
+            break
+        live.wait(0.05)
+    assert "Waiting for approval" in texts(at) and "node `agent` wants to make this call" in texts(at)
+    assert SHOWN in [c.value for c in at.code]
+    assert store.get_run(live.run_id).status == "waiting_approval"
+    (reject,) = [b for b in at.button if b.key and b.key.startswith("reject:")]
+    at.text_input(key="why:" + reject.key.split(":", 1)[1]).set_value("not from the UI test")
+    reject.click().run()
+    run_to_end(at)
+    events = store.run_events(live.run_id)
+    [seen] = [e["data"]["text"] for e in events if e["kind"] == "node.step" and e["name"] == "observation"]
+    assert seen.startswith(f"the call {SHOWN} was rejected by ")
+    assert seen.endswith(" in the UI: not from the UI test")
+    assert store.get_run(live.run_id).status == "succeeded"

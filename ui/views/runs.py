@@ -21,7 +21,8 @@ from ui.workspace import Workspace
 
 STATUS_BADGE = {"queued": "○", "running": "◐", "done": "●", "failed": "✖", "skipped": "⤼", "cached": "◆",
                 "cancelled": "⊘"}
-RUN_BADGE = {"starting": "◌", "running": "◐", "succeeded": "●", "failed": "✖", "timeout": "◷", "cancelled": "⊘"}
+RUN_BADGE = {"starting": "◌", "running": "◐", "succeeded": "●", "failed": "✖", "timeout": "◷", "cancelled": "⊘",
+             "waiting_approval": "⏸", "interrupted": "⚠"}
 LIVE_KEY = "run_is_live"
 TICK: float | None = 0.4   # seconds between redraws while a run is live (None: off, for tests)
 
@@ -89,7 +90,27 @@ def run_panel(ws: Workspace, svc: Services) -> None:
         if not snap.finished:
             st.button("⏹ Stop run", key="stop_run", on_click=ws.run.cancel,
                       help="Cancel the running nodes; the run ends as 'cancelled'.")
+            approvals_panel(svc, snap.run_id)
         show_run(ws, snap)
+
+
+def approvals_panel(svc: Services, run_id: str) -> None:
+    """Approve or reject each call of the run that waits for a person (policy require_approval)."""
+    for call in svc.pending_approvals(run_id):
+        with st.container(border=True):
+            st.markdown(f"**Waiting for approval** · node `{plain(call.node)}` wants to make this call:")
+            st.code(call.shown, language="json")
+            st.text_input("Reason (shown to the agent when rejected)", key=f"why:{call.approval_id}")
+            approve, reject = st.columns(2)
+            approve.button("✔ Approve", key=f"approve:{call.approval_id}", type="primary",
+                           on_click=_decide, args=(svc, call.approval_id, True))
+            reject.button("✖ Reject", key=f"reject:{call.approval_id}",
+                          on_click=_decide, args=(svc, call.approval_id, False))
+
+
+def _decide(svc: Services, approval_id: str, approved: bool) -> None:
+    # The reason is read when the button is clicked, not when the panel was drawn.
+    svc.decide(approval_id, approved, str(st.session_state.get(f"why:{approval_id}") or ""))
 
 
 def _inputs_form(ws: Workspace, svc: Services, *, disabled: bool) -> None:
