@@ -294,7 +294,8 @@ def add_runs_parser(sub: Any) -> None:
     p = sub.add_parser("runs", help="list recorded runs; `runs show ID` replays one")
     p.add_argument("--flow", metavar="ID", help="only runs of this flow id")
     p.add_argument("--limit", type=int, default=20, metavar="N", help="how many (default 20)")
-    p.add_argument("--status", choices=["running", "succeeded", "failed", "timeout", "cancelled", "interrupted"],
+    p.add_argument("--status", choices=["running", "waiting_approval", "succeeded", "failed", "timeout",
+                                        "cancelled", "interrupted"],
                    help="only runs that ended this way")
     p.add_argument("--json", action="store_true", help="print the runs as a JSON list")
     p.set_defaults(handler=cmd_runs, runs_command=None)
