@@ -31,6 +31,7 @@ from engine.store import Store
 from server import errors, routes_approvals, routes_flows, routes_meta, routes_runs
 from server.auth import require_key
 from server.limits import BodyLimits
+from server.routes_openai import create_openai_app
 from server.settings import Settings
 from server.state import AppState, PlanCache
 from server.tables import create_tables
@@ -126,6 +127,7 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
     app.include_router(routes_meta.public)
     if not public_docs:
         add_keyed_docs(app)
+    app.mount("/v1", create_openai_app(state))  # OpenAI-compatible: flows as models, OpenAI's error shape
     app.add_middleware(BodyLimits, max_bytes=settings.max_body_bytes, max_depth=settings.max_json_depth)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),

@@ -2,7 +2,7 @@
 
 `test.slow` streams a token every `step` seconds for `seconds` (so a run can be
 cancelled or timed out mid-way); `test.session` returns the run's session id as
-the node sees it in its context; `test.remote` holds a secret reference and an
+the node sees it in its context; `test.fail` streams a token then fails; `test.remote` holds a secret reference and an
 address, like a provider node. `registry()` is the default catalog plus these.
 """
 
@@ -63,7 +63,19 @@ def remote(config: RemoteConfig, inputs: dict[str, Any], ctx: RunContext) -> dic
     return {"text": f"{config.label}:{inputs['text']}"}
 
 
-SPECS = (slow, session, remote)
+class FailConfig(NodeConfig):
+    message: str = Field("it failed", description="The error to raise.")
+
+
+@node("test.fail", title="Fail", description="Fails with its message, after a token.",
+      config=FailConfig, inputs=[Port("text", PortType.TEXT, "Ignored.")],
+      outputs=[Port("text", PortType.TEXT, "Never given.")])
+async def fail(config: FailConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+    ctx.token("partial")
+    raise RuntimeError(config.message)
+
+
+SPECS = (slow, session, remote, fail)
 
 
 def registry() -> Registry:
