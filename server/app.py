@@ -43,6 +43,8 @@ sent as `Authorization: Bearer <key>` or `X-API-Key: <key>`. Errors always look 
 `{"error": {"code", "message", "hint", "issues"}}`; a 422 lists every problem, naming the
 node and the field. `POST /flows/{id}/run` answers with JSON, or with Server-Sent Events
 when the body says `"stream": true` or the request accepts `text/event-stream`.
+Flows with a chat input are also served as OpenAI models: `GET /v1/models` and
+`POST /v1/chat/completions` (OpenAI's request, response, streaming and error shapes).
 """
 
 
