@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from engine.approvals import ApprovalRequest, ApprovalUnavailable, Decision
 from engine.errors import SecretMissing
@@ -44,6 +44,13 @@ class Redactor:
         return bool(self._values)
 
 
+class WaitClock(Protocol):
+    """The run's time limit as a waiting node sees it: stop it, start it again."""
+
+    def hold(self) -> None: ...
+    def release(self) -> None: ...
+
+
 class RunContext:
     """Per-node handle on the running flow. Created by the scheduler, one per attempt."""
 
@@ -52,7 +59,8 @@ class RunContext:
                  state: dict[str, Any], session_id: str | None,
                  secrets: SecretResolver, redactor: Redactor,
                  cancelled: threading.Event, attempt: int = 1,
-                 approval: bool | list[str] = False) -> None:
+                 approval: bool | list[str] = False,
+                 clock: WaitClock | None = None) -> None:
         self.run_id = run_id
         self.node_id = node_id
         self.node_type = node_type
@@ -67,6 +75,7 @@ class RunContext:
         self._cancelled = cancelled
         self.usage_record: dict[str, Any] = {}
         self.approval = approval  # the node's policy.require_approval
+        self._clock = clock  # time spent waiting for a person does not count against the run
 
     def approval_required(self, tool: str | None = None) -> bool:
         """Whether this node's policy asks a person first: for every call, or for this tool's."""
@@ -88,7 +97,13 @@ class RunContext:
                      "approve it with POST /approvals/{id}/approve; or drop policy.require_approval "
                      f"from node '{self.node_id}'")
         self.step("approval.requested", tool=tool, call=call)
-        decision: Decision = await gate.ask(request)
+        if self._clock is not None:
+            self._clock.hold()
+        try:
+            decision: Decision = await gate.ask(request)
+        finally:
+            if self._clock is not None:
+                self._clock.release()
         self.step("approval.decided", tool=tool, approved=decision.approved, by=decision.by,
                   reason=decision.reason, approval_id=decision.approval_id)
         return decision

@@ -70,6 +70,35 @@ class Outcome:
         return "cached" if self.cached else "done"
 
 
+class RunClock:
+    """The run's time limit, which stands still while a person decides an approval."""
+
+    def __init__(self) -> None:
+        self.limit: asyncio.Timeout | None = None
+        self.holds = 0
+        self.deadline: float | None = None
+        self.since = 0.0
+
+    def hold(self) -> None:
+        """Stop the clock (the first of any concurrent waits); on the event loop's thread."""
+        limit = self.limit
+        if limit is None or limit.expired():
+            return
+        if self.holds == 0:
+            self.deadline, self.since = limit.when(), asyncio.get_running_loop().time()
+            limit.reschedule(None)
+        self.holds += 1
+
+    def release(self) -> None:
+        """Start it again once the last wait ended, with the waited time added to the deadline."""
+        if self.holds == 0 or self.limit is None:
+            return
+        self.holds -= 1
+        if self.holds == 0 and self.deadline is not None:
+            waited = asyncio.get_running_loop().time() - self.since
+            self.limit.reschedule(self.deadline + waited)
+
+
 @dataclass(frozen=True, slots=True)
 class RunScope:
     """What every node of one run shares: ids, inputs, services and the stop signal."""
@@ -84,6 +113,7 @@ class RunScope:
     trace: bool
     redactor: Redactor = field(default_factory=Redactor)
     cancelled: threading.Event = field(default_factory=threading.Event)
+    clock: RunClock = field(default_factory=RunClock)
 
 
 def run_now(work: Coroutine[Any, Any, T]) -> T:
@@ -196,7 +226,7 @@ class NodeRunner:
                           emit=self.log.emit, flow_inputs=scope.flow_inputs, services=scope.services,
                           state=state, session_id=scope.session_id, secrets=scope.secrets,
                           redactor=scope.redactor, cancelled=scope.cancelled, attempt=attempt,
-                          approval=node.policy.require_approval)
+                          approval=node.policy.require_approval, clock=scope.clock)
 
     def started(self, node: PlannedNode, inputs: dict[str, Any], attempt: int) -> float:
         """Emit node.started (when tracing); the attempt's start time."""

@@ -131,7 +131,8 @@ class Execution:
         """Run nodes until none is left or the run must end; say how it ended."""
         self.finished = asyncio.get_running_loop().create_future()
         try:
-            async with asyncio.timeout(self.options.timeout):
+            async with asyncio.timeout(self.options.timeout) as limit:
+                self.nodes.scope.clock.limit = limit  # approvals pause it while a person decides
                 self.run_ready()
                 await self.finished
         except NodeError as err:

@@ -140,3 +140,21 @@ def test_require_approval_takes_true_false_or_tool_names(value: Any) -> None:
 
     with pytest.raises((FlowLoadError, ValidationFailed)):
         parse_flow(body)
+
+
+class SlowPerson(Person):
+    """Takes its time (longer than the run's whole time limit) before approving."""
+
+    async def ask(self, request: ApprovalRequest) -> Decision:
+        import asyncio
+
+        await asyncio.sleep(2.0)
+        return await super().ask(request)
+
+
+def test_waiting_for_a_person_does_not_count_against_the_run_time_limit() -> None:
+    person = SlowPerson(True)
+    result = Runner(default_registry(), services={"approvals": person}).run(
+        agent_flow({"require_approval": ["calculator"]}), {"q": "What is 2 to the 10th?"}, timeout=1.5)
+    assert result.ok, result.error
+    assert any("1024" in o for o in observations(result))
