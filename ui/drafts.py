@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from engine.errors import ChainloomError, FlowLoadError
 from engine.flow import Flow, dumps_flow, parse_flow
@@ -32,7 +33,7 @@ def draft_key(browser: str, flow_id: str) -> str:
 
 
 def draft_body(ws: Workspace) -> str:
-    return json.dumps({"flow": json.loads(dumps_flow(ws.flow)), "version": ws.version, "source": ws.source,
+    return json.dumps({"flow": json.loads(ws.canonical()), "version": ws.version, "source": ws.source,
                        "id_from_name": ws.id_from_name}, sort_keys=True)
 
 
@@ -43,9 +44,14 @@ class DraftKeeper:
     store: Store
     browser: str
     written: tuple[str, str] | None = None    # (key, body) last written
+    seen: tuple[Any, ...] | None = None       # what the last call looked at (skip when unchanged)
 
     def keep(self, ws: Workspace) -> None:
         """Write the draft of an unsaved change; drop it when the copy matches its saved version."""
+        state = (ws.flow, ws.version, ws.source, ws.id_from_name, ws.saved_text)
+        if self.seen is not None and all(a is b or a == b for a, b in zip(self.seen, state)):
+            return   # a select or a run poll: nothing to write (a rerun calls this every time)
+        self.seen = state
         key = draft_key(self.browser, ws.flow.id)
         if ws.dirty:
             body = draft_body(ws)

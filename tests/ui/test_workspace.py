@@ -195,3 +195,37 @@ def test_a_draft_follows_a_renamed_new_flow(store: Store) -> None:
     restored = Workspace()
     assert keeper.restore(restored, "renamed-flow")
     assert restored.version is None and restored.id_from_name and restored.flow.node("text") is not None
+
+
+def test_a_rerun_without_an_edit_reuses_text_issues_and_graph(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ui.workspace as workspace_module
+
+    checked: list[str] = []
+    real_check = workspace_module.check
+    monkeypatch.setattr(workspace_module, "check", lambda flow, reg: checked.append(flow.id) or real_check(flow, reg))
+    ws = loaded()
+    graph, revision = ws.canvas_graph(REG)
+    assert ws.canvas_graph(REG) == (graph, revision) and ws.canvas_graph(REG)[0] is graph
+    assert ws.issues(REG) is ws.issues(REG) and checked == ["qa"]
+    assert ws.canonical() is ws.canonical() and ws.canonical() == dumps_flow(ws.flow)
+    ws.apply_batch(ws.ack + 1, [{"op": "remove", "nodes": ["answer"], "edges": []}], REG)   # an edit swaps the flow
+    edited, after = ws.canvas_graph(REG)
+    assert edited is not graph and after == revision + 1 and checked == ["qa", "qa"]
+    assert [n["id"] for n in edited["nodes"]] == ["question", "prompt", "llm"]
+    assert ws.canonical() == dumps_flow(ws.flow) and ws.dirty
+
+
+def test_the_draft_keeper_looks_again_only_when_the_workspace_changed(tmp_path: Path) -> None:
+    from engine.store import open_store
+
+    store = open_store(tmp_path)
+    keeper, ws = DraftKeeper(store, "b1"), loaded()
+    ws.apply_batch(ws.ack + 1, [{"op": "remove", "nodes": ["answer"], "edges": []}], REG)
+    keeper.keep(ws)
+    assert store.get_draft(draft_key("b1", "qa")) is not None
+    store.delete_draft(draft_key("b1", "qa"))   # behind its back: an unchanged workspace is not rewritten
+    keeper.keep(ws)
+    assert store.get_draft(draft_key("b1", "qa")) is None
+    ws.apply_batch(ws.ack + 1, [{"op": "remove", "nodes": ["prompt"], "edges": []}], REG)
+    keeper.keep(ws)
+    assert store.get_draft(draft_key("b1", "qa")) is not None

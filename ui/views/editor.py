@@ -17,7 +17,7 @@ import streamlit as st
 
 from engine.registry import Registry
 from ui.canvas_component import canvas, unapplied
-from ui.canvas_component.graph import catalog_args, compat_args, graph_args
+from ui.canvas_component.graph import catalog_args, compat_args
 from ui.services import Services, gallery
 from ui.views.chat import chat_panel
 from ui.views.common import (
@@ -112,8 +112,7 @@ def _action(ws: Workspace, svc: Services, name: str, arg: Any) -> None:
 
 
 def draw_canvas(ws: Workspace, svc: Services) -> None:
-    graph = graph_args(ws.flow, svc.registry, ws.issues(svc.registry))
-    revision = ws.sync_revision(graph)
+    graph, revision = ws.canvas_graph(svc.registry)
     canvas(graph=graph, revision=revision, ack=ws.ack, catalog=_catalog(svc.registry),
            compat=_compat(), statuses=statuses(ws), selected=ws.selected,
            examples=gallery() if not ws.flow.nodes else [], options={"height": CANVAS_HEIGHT},
