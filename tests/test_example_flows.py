@@ -99,7 +99,7 @@ CONTENT: dict[str, dict[str, list[str]]] = {
     "agent-plan": {"answer": ["48", "30 days"]},
     "agent-react": {"answer": ["42", "30 days"]},
     "agent-sql": {"answer": ["Leeds Morning Blend", "Huila Decaf"]},
-    "chatbot-memory": {"reply": ["Lisbon"]},
+    "chatbot-memory": {"reply": ["You're Ada and you live in Lisbon."]},  # told back, not parroted
     "conversational-rag": {"reply": ["30 days"]},
     "extract-json": {"person": ["Ada Lovelace", "1815"]},
     "few-shot-classifier": {"category": ["billing"]},

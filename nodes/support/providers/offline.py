@@ -164,7 +164,37 @@ def extract_answer(prompt: str, context: str | list[tuple[str, str]] = "") -> st
         return _nothing_found(question, NOT_FOUND)
     ranked = sorted(range(len(candidates)), key=lambda i: (-scores[i], i))
     chosen = sorted(i for i in ranked[:MAX_SENTENCES] if scores[i] >= KEEP_RATIO * best)
-    return _reply([candidates[i] for i in chosen])
+    asked_in = _line_of(prompt, question)
+    return _reply([_as_told_back(candidates[i], asked_in) for i in chosen])
+
+
+def _line_of(text: str, sentence: str) -> str:
+    """The line of `text` that holds `sentence` (the person's message, when it is the question's line)."""
+    return next((line for line in text.splitlines() if sentence and sentence in line), "")
+
+
+_FIRST_PERSON = {"i": "you", "i'm": "you're", "i've": "you've", "i'll": "you'll", "i'd": "you'd", "me": "you",
+                 "my": "your", "mine": "yours", "myself": "yourself"}
+_GREETING = re.compile(r"^(hi|hello|hey)\b[,!.]?\s*", re.IGNORECASE)
+
+
+def _as_told_back(sentence: Sentence, asked_in: str) -> Sentence:
+    """A fact from the same message as the question is told back to its author: "I live in Lisbon" ->
+    "You live in Lisbon" (so the reply never parrots the person's own words)."""
+    if sentence.speaker == MODEL or not asked_in or sentence.text not in asked_in:
+        return sentence
+    words = _GREETING.sub("", sentence.text).split(" ")
+    if not any(w.lower().strip(",.!?;:") in ("i", "i'm", "my", "me") for w in words):
+        return sentence
+    swapped = [_swap(w, words[i - 1] if i else "") for i, w in enumerate(words)]
+    text = " ".join(swapped)
+    return Sentence(text[:1].upper() + text[1:], sentence.terms, TEXT)
+
+
+def _swap(word: str, before: str) -> str:
+    core = word.strip(",.!?;:")
+    new = "are" if core.lower() == "am" and before.lower() == "i" else _FIRST_PERSON.get(core.lower())
+    return word if new is None else word.replace(core, new, 1)
 
 
 def _nothing_found(question: str, otherwise: str) -> str:

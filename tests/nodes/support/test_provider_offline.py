@@ -139,3 +139,16 @@ def test_earlier_messages_by_role_are_context_but_its_own_turns_are_not_repeated
                 Message("user", "What is my order number?"))
     got = asyncio.run(OfflineModel().complete(ChatRequest(messages=messages), lambda t: None))
     assert got.text == 'You said: "My order number is 4411."'
+
+
+@pytest.mark.parametrize("prompt,answer", [
+    ("Their new message:\nHi, I'm Ada and I live in Lisbon. Where do I live?", "You're Ada and you live in Lisbon."),
+    ("Hi, my name is Ada. What is my name?", "Your name is Ada."),
+    ("I am Ada and I open the shop at 9 am. When do I open the shop?", "You are Ada and you open the shop at 9 am."),
+    ("Context: I wrote that refunds take 5 days.\n\nQuestion: how long do refunds take?",
+     "Context: I wrote that refunds take 5 days."),  # not the asker's own message: left as written
+])
+def test_a_fact_from_the_askers_own_message_is_told_back_not_parroted(prompt: str, answer: str) -> None:
+    from nodes.support.providers.offline import extract_answer
+
+    assert extract_answer(prompt) == answer
