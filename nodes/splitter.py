@@ -154,6 +154,9 @@ def chunk_documents(docs: Iterable[Document], split: Callable[[str], list[tuple[
 
 
 # ---------------------------------------------------------------- tokens
+_CONTINUATION = bytes(range(0x80, 0xC0))  # UTF-8 bytes that continue a character (not start one)
+
+
 class TokenSplitter:
     """Windows of `chunk_size` tokens overlapping by `chunk_overlap`, cut from the original text."""
 
@@ -170,15 +173,39 @@ class TokenSplitter:
         tokens = self.enc.encode(text, disallowed_special=())
         if not tokens:
             return []
-        _, offsets = self.enc.decode_with_offsets(tokens)
-        bounds = list(offsets) + [len(text)]
+        spans = self._windows(len(tokens))
+        bounds = self._char_offsets(tokens, sorted({i for span in spans for i in span}), len(text))
+        return [(bounds[a], text[bounds[a]:bounds[b]]) for a, b in spans]
+
+    def _windows(self, n: int) -> list[tuple[int, int]]:
+        """(first, end) token indices of each chunk."""
         step = self.chunk_size - self.chunk_overlap
-        out: list[tuple[int, str]] = []
-        for a in range(0, len(tokens), step):
-            b = min(a + self.chunk_size, len(tokens))
-            out.append((bounds[a], text[bounds[a]:bounds[b]]))
-            if b == len(tokens):
+        spans: list[tuple[int, int]] = []
+        for a in range(0, n, step):
+            b = min(a + self.chunk_size, n)
+            spans.append((a, b))
+            if b == n:
                 break
+        return spans
+
+    def _char_offsets(self, tokens: list[int], marks: list[int], text_len: int) -> dict[int, int]:
+        """The character offset where token `i` starts, for each i in `marks` (ascending).
+
+        The same offsets as tiktoken's `decode_with_offsets` (a token that starts inside a
+        character belongs to that character), but only at chunk bounds: the tokens between
+        two bounds are decoded to bytes in one call and their characters counted in C,
+        instead of a Python loop over every token.
+        """
+        out: dict[int, int] = {}
+        chars = prev = 0
+        for i in marks:
+            chars += len(self.enc.decode_bytes(tokens[prev:i]).translate(None, _CONTINUATION))
+            prev = i
+            if i == len(tokens):
+                out[i] = text_len
+            else:
+                inside = 0x80 <= self.enc.decode_single_token_bytes(tokens[i])[0] < 0xC0
+                out[i] = max(0, chars - inside)
         return out
 
     def split_text(self, text: str) -> list[str]:

@@ -73,6 +73,27 @@ def test_token_splitter_windows_cover_the_text() -> None:
         assert s1 < s2 < s1 + len(c1)  # neighbours overlap
 
 
+multibyte = st.text(alphabet=st.sampled_from(list("ab .\n") + list("éü✓漢字한🙂🎉")), max_size=400)
+
+
+@settings(max_examples=150, deadline=None)
+@given(text=multibyte, size=st.integers(2, 40), overlap=st.integers(0, 39))
+def test_token_splitter_bounds_match_tiktokens_offsets(text: str, size: int, overlap: int) -> None:
+    """Offsets are computed at chunk bounds only, and must equal tiktoken's per-token ones
+    (a token that starts inside a multi-byte character belongs to that character)."""
+    overlap = min(overlap, size - 1)
+    enc = get_encoding("cl100k_base")
+    tokens = enc.encode(text, disallowed_special=())
+    offsets = list(enc.decode_with_offsets(tokens)[1]) + [len(text)]
+    expected = []
+    for a in range(0, len(tokens), size - overlap):
+        b = min(a + size, len(tokens))
+        expected.append((offsets[a], text[offsets[a]:offsets[b]]))
+        if b == len(tokens):
+            break
+    assert TokenSplitter(size, overlap).split_with_offsets(text) == expected
+
+
 def test_markdown_sections_carry_their_header_path() -> None:
     text = "# Guide\nintro\n## Grind\nfine\n```\n# not a header\n```\n### Deep\nx\n## Water\nhot\n"
     sections = markdown_sections(text, default_headers((1, 2)))
