@@ -11,6 +11,7 @@ seconds of events (those not yet handed to the database).
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import json
 import logging
@@ -176,6 +177,50 @@ def _run_params(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+class Signal:
+    """A flag the writer raises once: threads `wait()` for it, coroutines `await until()`."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = []
+
+    def set(self) -> None:
+        with self._lock:
+            if self._event.is_set():
+                return
+            self._event.set()
+            waiters, self._waiters = self._waiters, []
+        for loop, future in waiters:
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(_resolve, future)
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._event.wait(timeout)
+
+    async def until(self, timeout: float | None = None) -> bool:
+        """Wait without blocking the event loop; False if `timeout` passed first."""
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            if self._event.is_set():
+                return True
+            future: asyncio.Future[None] = loop.create_future()
+            self._waiters.append((loop, future))
+        try:
+            await asyncio.wait_for(future, timeout)
+        except TimeoutError:
+            return False
+        return True
+
+
+def _resolve(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
+
+
 # ------------------------------------------------------------------ the writer
 class RunWriter:
     """The process's one thread that writes recorded runs, batch by batch, in order."""
@@ -279,8 +324,8 @@ class RunRecording:
         self.run_id = run_id
         self.flow_id = flow_id
         self.flow_version = flow_version
-        self.written = threading.Event()
-        self.complete = threading.Event()
+        self.written = Signal()
+        self.complete = Signal()
         self._events: list[Event] = []
         self._start: RunRow | None = None
         self._finish: dict[str, Any] | None = None

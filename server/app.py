@@ -30,6 +30,8 @@ from engine.runner import Runner
 from engine.store import Store
 from server import errors, routes_approvals, routes_flows, routes_meta, routes_runs
 from server.auth import require_key
+from server.execution import CancelWatch
+from server.keys import KeyCache
 from server.limits import BodyLimits
 from server.routes_openai import create_openai_app
 from server.settings import Settings
@@ -100,7 +102,8 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
                     services={"home": home, "store": store,
                               "approvals": StoreApprovals(store.engine, poll=settings.cancel_poll)})
     state = AppState(settings=settings, store=store, registry=registry, runner=runner,
-                     plans=PlanCache(registry), run_slots=anyio.CapacityLimiter(settings.max_concurrent_runs))
+                     plans=PlanCache(registry), run_slots=anyio.CapacityLimiter(settings.max_concurrent_runs),
+                     keys=KeyCache(store.engine), cancels=CancelWatch(store.engine, settings.cancel_poll))
 
     if settings.lease_seconds:
         lease.configure(settings.lease_seconds)

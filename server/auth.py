@@ -3,7 +3,9 @@
 Auth runs after routing, on the route the router chose, so there is no second
 reading of the path that could disagree with routing (case, encoding, slashes).
 A key comes as `Authorization: Bearer <key>` or `X-API-Key: <key>` and is checked
-against the database on every request. With auth turned off (loopback servers
+through the worker's KeyCache (keys verified before, dropped at once on any
+revocation in any worker; see server.keys). The dependency is async: a key check is
+one tiny read, not worth a hop to a thread. With auth turned off (loopback servers
 only), clients from any non-loopback address are refused all the same.
 """
 
@@ -13,7 +15,7 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from server.errors import ApiError
-from server.keys import ApiKey, verify_key
+from server.keys import ApiKey
 from server.settings import is_loopback
 from server.state import app_state
 
@@ -24,7 +26,7 @@ api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
 CREATE_HINT = "send `Authorization: Bearer <key>`; an operator creates keys with `chainloom keys create NAME`"
 
 
-def require_key(request: Request,
+async def require_key(request: Request,
                 credentials: HTTPAuthorizationCredentials | None = Depends(bearer),
                 header_key: str | None = Depends(api_key_header)) -> ApiKey | None:
     """The caller's active key (None when auth is off for this loopback server)."""
@@ -39,7 +41,7 @@ def require_key(request: Request,
     if not key:
         raise ApiError(401, "unauthorized", "an API key is required", hint=CREATE_HINT,
                        headers={"WWW-Authenticate": "Bearer"})
-    record = verify_key(state.store.engine, key.strip())
+    record = state.keys.verify(key.strip())
     if record is None:
         raise ApiError(401, "unauthorized", "the API key is not valid, or it was revoked",
                        hint=CREATE_HINT, headers={"WWW-Authenticate": "Bearer"})

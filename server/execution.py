@@ -1,10 +1,12 @@
-"""One run of a flow for one request, in its own thread and event loop.
+"""One run of a flow for one request, on the worker's own event loop.
 
-The engine's store records a run with short synchronous writes; running each
-run on a worker thread keeps those writes (and any SQLite lock waits) off the
-server's event loop. The job watches the database for the run's cancel flag, so
-a cancel sent to any worker reaches the worker that runs it. Events are handed
-to `on_event` as the engine's dicts, from the run's thread.
+The engine records runs through the store's writer thread, so a run never waits
+on the database mid-run and can share the server's loop (blocking nodes still go
+to the thread pool): no thread hop and no new event loop per request. A run
+answers, and forwards run.started / run.finished, only once the writer has
+committed them, so any worker can read the run by then. One `CancelWatch` per
+app polls the database for the cancel flags of all its live runs at once, so a
+cancel sent to any worker reaches the worker that runs it.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.events import Event, Handler, RunFinished, RunStarted
+from sqlalchemy import Engine
+
+from engine.events import Event, Handler
 from engine.recording import RunRecording
 from engine.runner import Runner
 from engine.scheduler import RunResult
 from engine.validate import Plan
-from server.tables import cancel_requested
+from server.tables import cancels_among
 
 log = logging.getLogger("chainloom.server")
 
@@ -39,7 +43,6 @@ class RunJob:
     session_id: str | None
     timeout: float
     flow_version: int | None
-    cancel_poll: float
     on_event: EventSink | None = None
     _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
     _task: asyncio.Task[RunResult] | None = field(default=None, init=False)
@@ -47,14 +50,44 @@ class RunJob:
     _cancelled: bool = field(default=False, init=False)
     _recording: RunRecording | None = field(default=None, init=False)
 
-    def run(self) -> RunResult | None:
-        """Run to the end in this thread; None if cancelled before the engine started it.
+    async def run(self, watch: CancelWatch | None = None) -> RunResult | None:
+        """Run to the end on this loop; None if cancelled before the engine started it.
 
         Returns once the run's outcome is in the database, so any worker can read it."""
-        result = asyncio.run(self._main())
-        if self._recording is not None and result is not None:
-            self._recording.complete.wait(RECORDED_WITHIN)
+        runner, handlers = self._handlers()
+        task = asyncio.ensure_future(runner.arun(
+            self.plan, self.inputs, handlers=handlers, run_id=self.run_id,
+            session_id=self.session_id, timeout=self.timeout, flow_version=self.flow_version))
+        with self._lock:
+            self._loop, self._task = asyncio.get_running_loop(), task
+            cancelled = self._cancelled
+        await asyncio.sleep(0)  # let the engine start (and record) the run before any cancel
+        if cancelled:
+            task.cancel()
+        if watch is not None:
+            watch.add(self)
+        try:
+            result = await task
+        except asyncio.CancelledError:
+            if not task.cancelled():
+                task.cancel()  # our caller was cancelled: stop the run too
+                raise
+            return None
+        finally:
+            if watch is not None:
+                watch.discard(self)
+        await self.recorded_end()
         return result
+
+    async def recorded_start(self) -> None:
+        """Wait (without blocking the loop) until the run's row is in the database."""
+        if self._recording is not None:
+            await self._recording.written.until(RECORDED_WITHIN)
+
+    async def recorded_end(self) -> None:
+        """Wait until the run's outcome and every event are in the database."""
+        if self._recording is not None:
+            await self._recording.complete.until(RECORDED_WITHIN)
 
     def cancel(self) -> None:
         """Stop the run (thread-safe, idempotent): the engine records it as cancelled."""
@@ -67,9 +100,7 @@ class RunJob:
             loop.call_soon_threadsafe(task.cancel)
 
     def _handlers(self) -> tuple[Runner, list[Handler]]:
-        """A runner without a store, and the store's recorder placed first among the handlers,
-        so an event reaches `on_event` only after the store has written it (a client that
-        sees run.started can read the run from any worker)."""
+        """A runner without a store, and the store's recorder placed first among the handlers."""
         runner = copy.copy(self.runner)
         runner.store = None
         handlers: list[Handler] = []
@@ -82,48 +113,42 @@ class RunJob:
             handlers.append(self._forward)
         return runner, handlers
 
-    async def _main(self) -> RunResult | None:
-        runner, handlers = self._handlers()
-        task = asyncio.create_task(runner.arun(
-            self.plan, self.inputs, handlers=handlers, run_id=self.run_id,
-            session_id=self.session_id, timeout=self.timeout, flow_version=self.flow_version))
-        with self._lock:
-            self._loop, self._task = asyncio.get_running_loop(), task
-            cancelled = self._cancelled
-        await asyncio.sleep(0)  # let the engine start (and record) the run before any cancel
-        if cancelled:
-            task.cancel()
-        watcher = asyncio.create_task(self._watch(task))
-        try:
-            return await task
-        except asyncio.CancelledError:
-            return None
-        finally:
-            watcher.cancel()
-
-    async def _watch(self, task: asyncio.Task[RunResult]) -> None:
-        """Poll the run's cancel flag in the database (set by any worker) until the run ends."""
-        engine = getattr(self.runner.store, "engine", None)
-        if engine is None:
-            return
-        while not task.done():
-            await asyncio.sleep(self.cancel_poll)
-            try:
-                flagged = cancel_requested(engine, self.run_id)
-            except Exception:  # a failed poll must not end the run
-                log.exception("cannot read the cancel flag of run %s", self.run_id)
-                continue
-            if flagged:
-                self.cancel()
-                return
-
     def _forward(self, event: Event) -> None:
         if self.on_event is None:
             return
-        if self._recording is not None:
-            # A client that sees run.started (or run.finished) may read the run from any worker.
-            if isinstance(event, RunStarted):
-                self._recording.written.wait(RECORDED_WITHIN)
-            elif isinstance(event, RunFinished):
-                self._recording.complete.wait(RECORDED_WITHIN)
         self.on_event(event.to_dict())
+
+
+class CancelWatch:
+    """Polls the cancel flags of one app's live runs, all in one query, every `every` seconds."""
+
+    def __init__(self, engine: Engine, every: float) -> None:
+        self.engine = engine
+        self.every = every
+        self._jobs: dict[str, RunJob] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, job: RunJob) -> None:
+        self._jobs[job.run_id] = job
+        loop = asyncio.get_running_loop()
+        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
+            self._task = loop.create_task(self._poll())
+
+    def discard(self, job: RunJob) -> None:
+        self._jobs.pop(job.run_id, None)
+
+    async def _poll(self) -> None:
+        while self._jobs:
+            await asyncio.sleep(self.every)
+            ids = list(self._jobs)
+            if not ids:
+                return
+            try:
+                flagged = await asyncio.to_thread(cancels_among, self.engine, ids)
+            except Exception:  # noqa: BLE001 - a failed poll must not end the runs
+                log.exception("cannot read the cancel flags of %d run(s)", len(ids))
+                continue
+            for run_id in flagged:
+                job = self._jobs.get(run_id)
+                if job is not None:
+                    job.cancel()

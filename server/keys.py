@@ -3,8 +3,11 @@
 A key is `clk_<id>_<secret>`: `id` is public (listed, used to revoke), `secret`
 holds 256 bits from `secrets`. Because the key has that much entropy, one
 unsalted SHA-256 is enough to make the stored hash useless to a thief, and a
-lookup by hash needs no per-key work. Revoked keys stop working on the next
-request in every worker: nothing is cached in a process.
+lookup by hash needs no per-key work. A worker keeps the keys it has verified in
+memory (`KeyCache`), and empties that cache as soon as the keys table's revision
+(how many keys, how many revoked, the latest revocation) differs from the one it
+was filled under, which it reads on every request: so a revoked key stops working
+on the next request in every worker, and a known key costs one tiny query.
 """
 
 from __future__ import annotations
@@ -12,10 +15,13 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import sqlite3
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import Engine, insert, or_, select, update
+from sqlalchemy import Engine, func, insert, or_, select, update
 
 from engine.errors import NotFound
 from server.tables import api_keys_table
@@ -94,3 +100,61 @@ def verify_key(engine: Engine, key: str) -> ApiKey | None:
         row = conn.execute(select(t.c.id, t.c.name, t.c.created_at)
                            .where(t.c.key_hash == hash_key(key), t.c.revoked_at.is_(None))).first()
     return None if row is None else ApiKey(row.id, row.name, _utc(row.created_at), None)  # type: ignore[arg-type]
+
+
+Revision = tuple[Any, ...]
+REVISION_SQL = "SELECT count(*), count(revoked_at), max(revoked_at) FROM api_keys"
+
+
+class KeyCache:
+    """Verified keys of one worker, valid only while the keys table's revision is unchanged.
+
+    Creating, revoking or deleting any key changes the revision (count of keys, count
+    of revoked ones, latest revocation), and every lookup reads it first: a revoked key
+    is refused on the next request in every worker, with no time window. On SQLite the
+    revision is read through a per-thread stdlib connection (microseconds).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._known: dict[str, ApiKey] = {}
+        self._revision: Revision | None = None
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        url = engine.url
+        database = url.database or ""
+        self._sqlite_path = (database if url.get_backend_name() == "sqlite"
+                             and database not in ("", ":memory:") else None)
+
+    def verify(self, key: str) -> ApiKey | None:
+        """The active key record for `key`, or None (unknown, malformed or revoked)."""
+        if not key.startswith(PREFIX) or len(key) > MAX_KEY_CHARS:
+            return None
+        digest = hash_key(key)
+        revision = self.revision()
+        with self._lock:
+            if revision != self._revision:
+                self._known.clear()
+                self._revision = revision
+            hit = self._known.get(digest)
+        if hit is not None:
+            return hit
+        record = verify_key(self.engine, key)
+        if record is not None:
+            with self._lock:
+                if self._revision == revision:  # a revocation meanwhile: do not keep it
+                    self._known[digest] = record
+        return record
+
+    def revision(self) -> Revision:
+        if self._sqlite_path is None:
+            t = api_keys_table
+            with self.engine.connect() as conn:
+                row = conn.execute(select(func.count(), func.count(t.c.revoked_at),
+                                          func.max(t.c.revoked_at))).one()
+            return tuple(row)
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = sqlite3.connect(self._sqlite_path, timeout=15,
+                                                      check_same_thread=False)
+        return tuple(conn.execute(REVISION_SQL).fetchone())

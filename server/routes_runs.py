@@ -59,35 +59,27 @@ def wants_stream(request: Request, body: RunRequest) -> bool:
                               "content": {"text/event-stream": {}}}, **errors(404)})
 async def run_flow(request: Request, flow_id: FlowRef, body: RunRequest) -> Response:
     state = app_state(request)
+    prepared = prepare(state, flow_id, body)  # a read or two; cheaper here than a hop to a thread
     if wants_stream(request, body):
-        prepared = await anyio.to_thread.run_sync(prepare, state, flow_id, body)
         return await stream_run(state, job(state, prepared, body))
-
-    def blocking() -> dict[str, Any]:
-        prepared = prepare(state, flow_id, body)
-        run = job(state, prepared, body)
-        result = run.run()
-        if result is None:
-            raise ApiError(409, "cancelled", "the run was cancelled before it started")
-        return run_body(result, prepared.version, body.session_id)
-
-    out = await anyio.to_thread.run_sync(blocking, limiter=state.run_slots)
-    return Response(sse.dumps(out), media_type="application/json")
+    run = job(state, prepared, body)
+    async with state.run_slots:
+        result = await run.run(state.cancels)
+    if result is None:
+        raise ApiError(409, "cancelled", "the run was cancelled before it started")
+    return Response(sse.dumps(run_body(result, prepared.version, body.session_id)),
+                    media_type="application/json")
 
 
 async def stream_run(state: AppState, run: RunJob) -> StreamingResponse:
     """Start the run; answer once it is recorded (so its id can be read anywhere), then stream."""
-    loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Any] = asyncio.Queue()
-
-    def deliver(event: dict[str, Any]) -> None:  # called on the run's thread
-        loop.call_soon_threadsafe(queue.put_nowait, event)
-
-    run.on_event = deliver
+    run.on_event = queue.put_nowait  # events are recorded on this loop (the engine hops them here)
 
     async def execute() -> None:
         try:
-            await anyio.to_thread.run_sync(run.run, limiter=state.run_slots)
+            async with state.run_slots:
+                await run.run(state.cancels)
         finally:
             queue.put_nowait(_END)
 
@@ -98,6 +90,7 @@ async def stream_run(state: AppState, run: RunJob) -> StreamingResponse:
     if first is _END:
         await task  # re-raises what stopped the run from starting (a 500 without details)
         raise ApiError(500, "internal", "the run did not start; details are in the server log")
+    await run.recorded_start()
     return StreamingResponse(frames(first, queue, run), media_type=sse.MEDIA_TYPE,
                              headers={**sse.HEADERS, "X-Run-Id": run.run_id})
 
@@ -115,6 +108,8 @@ async def frames(first: dict[str, Any], queue: asyncio.Queue[Any], run: RunJob) 
             if item is _END:
                 break
             finished = item.get("kind") == "run.finished"
+            if finished:
+                await run.recorded_end()  # a client that sees the end can read the whole run anywhere
             yield sse.frame(item)
         if not finished:
             yield sse.error_frame(f"run {run.run_id} ended without a result; see GET /runs/{run.run_id}")

@@ -109,5 +109,4 @@ def prepare(state: AppState, flow_ref: str, body: RunRequest) -> Prepared:
 def job(state: AppState, prepared: Prepared, body: RunRequest, on_event: Any = None) -> RunJob:
     return RunJob(runner=state.runner, plan=prepared.plan, inputs=body.inputs,
                   run_id=uuid.uuid4().hex, session_id=body.session_id, timeout=prepared.timeout,
-                  flow_version=prepared.version, cancel_poll=state.settings.cancel_poll,
-                  on_event=on_event)
+                  flow_version=prepared.version, on_event=on_event)

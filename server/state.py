@@ -20,6 +20,8 @@ from engine.registry import Registry
 from engine.runner import Runner
 from engine.store import Store
 from engine.validate import Plan, compile_flow
+from server.execution import CancelWatch
+from server.keys import KeyCache
 from server.settings import Settings
 
 PLAN_CACHE_SIZE = 256
@@ -62,6 +64,8 @@ class AppState:
     runner: Runner
     plans: PlanCache
     run_slots: anyio.CapacityLimiter
+    keys: KeyCache
+    cancels: CancelWatch
     background: set[Any] = field(default_factory=set)  # tasks kept alive until they end
 
 

@@ -75,6 +75,13 @@ def run_orphaned(engine: Engine, run_id: str) -> bool:
     return row is not None and orphaned(row.owner, row.lease_until)
 
 
+def cancels_among(engine: Engine, run_ids: list[str]) -> list[str]:
+    """Which of these runs have their cancel flag raised (one query for all of them)."""
+    t = run_cancels_table
+    with engine.connect() as conn:
+        return list(conn.execute(select(t.c.run_id).where(t.c.run_id.in_(run_ids))).scalars())
+
+
 # ------------------------------------------------------------ run queries
 def events_after(engine: Engine, run_id: str, after: int, limit: int) -> list[dict[str, Any]]:
     """Recorded events of a run with seq > after, oldest first, at most `limit`."""

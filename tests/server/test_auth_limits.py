@@ -55,13 +55,35 @@ def test_wrong_revoked_and_header_keys(app: FastAPI, anon: TestClient) -> None:
     assert (r.status_code, r.json()["error"]["message"]) == (401, "the API key is not valid, or it was revoked")
 
 
+def test_a_revoked_key_is_refused_at_once_by_every_app_sharing_the_database(settings: Settings) -> None:
+    """Each app (a worker) keeps verified keys in memory; a revocation made elsewhere (here
+    the CLI's revoke_key on its own engine) must empty those caches on the next request."""
+    first, second = create_app(settings, registry=registry()), create_app(settings, registry=registry())
+    record, key = create_key(first.state.chainloom.store.engine, "shared")
+    _, other = create_key(first.state.chainloom.store.engine, "other")
+    auth = {"Authorization": f"Bearer {key}"}
+    with TestClient(first) as a, TestClient(second) as b:
+        for _ in range(2):  # the second round is served from each app's cache
+            assert (a.get("/flows", headers=auth).status_code, b.get("/flows", headers=auth).status_code) == (200, 200)
+        assert first.state.chainloom.keys.verify(key) == record
+        from engine.store import make_engine  # noqa: PLC0415
+
+        cli_engine = make_engine(settings.url)
+        revoke_key(cli_engine, "shared")
+        cli_engine.dispose()
+        for client in (a, b):
+            r = client.get("/flows", headers=auth)
+            assert (r.status_code, r.json()["error"]["message"]) == (401, "the API key is not valid, or it was revoked")
+            assert client.get("/flows", headers={"Authorization": f"Bearer {other}"}).status_code == 200
+
+
 def test_keys_are_stored_only_as_hashes(app: FastAPI) -> None:
     from sqlalchemy import text
 
     _, key = create_key(app.state.chainloom.store.engine, "hashed")
     with app.state.chainloom.store.engine.connect() as conn:
         rows = [tuple(map(str, r)) for r in conn.execute(text("SELECT * FROM api_keys"))]
-    assert rows and all(key not in cell and key.split("_")[2] not in cell for row in rows for cell in row)
+    assert rows and all(key not in cell and key.split("_", 2)[2] not in cell for row in rows for cell in row)
 
 
 @pytest.mark.parametrize("path", ["/FLOWS", "/Flows", "/%66lows", "/flows/", "//flows", "/./flows",
