@@ -54,6 +54,9 @@ class WaitClock(Protocol):
 class RunContext:
     """Per-node handle on the running flow. Created by the scheduler, one per attempt."""
 
+    __slots__ = ("run_id", "node_id", "node_type", "flow_inputs", "services", "session_id", "attempt",
+                 "_emit", "_state", "_secrets", "_redactor", "_cancelled", "usage_record")
+
     def __init__(self, *, run_id: str, node_id: str, node_type: str, emit: Callable[[Event], None],
                  flow_inputs: Mapping[str, Any], services: Mapping[str, Any],
                  state: dict[str, Any], session_id: str | None,

@@ -155,6 +155,8 @@ def preview(value: Any, limit: int = PREVIEW_CHARS, _depth: int = 0) -> Any:
     kind = type(value)
     if kind is str:
         return value if len(value) <= limit else value[:limit] + f"… (+{len(value) - limit} chars)"
+    if kind is dict and _depth < 3 and len(value) <= PREVIEW_ITEMS and _is_flat(value, limit):
+        return value  # small dict of short scalars (the common case): already a preview
     if value is None or kind in (int, float, bool):
         return value
     if isinstance(value, str):
@@ -166,8 +168,6 @@ def preview(value: Any, limit: int = PREVIEW_CHARS, _depth: int = 0) -> Any:
         return preview(to_preview(), limit, _depth)
     if _depth >= 3:
         return f"<{type(value).__name__}>"
-    if kind is dict and len(value) <= PREVIEW_ITEMS and _is_flat(value, limit):
-        return value  # small dict of short scalars (the common case): already a preview
     if isinstance(value, Mapping):
         items = list(value.items())
         out = {str(k): preview(v, limit, _depth + 1) for k, v in items[:PREVIEW_ITEMS * 2]}

@@ -191,6 +191,25 @@ class NodeRunner:
             delay *= 2
             attempt += 1
 
+    def run_inline(self, node: PlannedNode, inputs: dict[str, Any]) -> Outcome:
+        """`run` for an inline node (no pool, time limit or retry: one attempt, no await),
+        as a plain call: no coroutine to make and drive for the cheapest nodes."""
+        cache = self.scope.cache
+        key = None if cache is None else self.cache_key(node, inputs)
+        if key is not None and (hit := cache.get(key)) is not None:  # type: ignore[union-attr]
+            return Outcome(hit, cached=True)
+        ctx = self.context(node, 1)
+        start = self.started(node, inputs, 1)
+        try:
+            outputs = checked(node, node.spec.run(node.config, inputs, ctx))
+        except Exception as err:  # noqa: BLE001 - every node failure becomes a NodeError
+            error = node_error(node, err, self.scope.redactor)
+            self.failed(node, error, perf_counter() - start, 1, will_retry=False)
+            return self.gave_up(node, error, ctx, start, 1)
+        if key is not None:
+            cache.put(key, outputs)  # type: ignore[union-attr]
+        return Outcome(outputs, usage=ctx.usage_record, duration=perf_counter() - start, attempts=1)
+
     def gave_up(self, node: PlannedNode, error: NodeError, ctx: RunContext, start: float,
                 attempt: int) -> Outcome:
         """The last attempt failed: the policy's fallback outputs, or the failure."""
@@ -264,6 +283,8 @@ def checked(node: PlannedNode, outputs: Any) -> dict[str, Any]:
     if not isinstance(outputs, dict):
         raise PermanentError(f"run() returned {type(outputs).__name__}, expected a dict of outputs")
     declared = node.outputs
+    if outputs.keys() == declared.keys():
+        return outputs  # the common case: exactly the declared outputs
     for key in outputs:
         if key not in declared and not (key == "value" and node.spec.role == "output"):
             undeclared = [k for k in outputs if k not in declared]

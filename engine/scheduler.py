@@ -33,7 +33,7 @@ from engine.events import (
     RunStarted,
     preview,
 )
-from engine.node_run import NodeCache, NodeRunner, Outcome, RunScope, run_now
+from engine.node_run import NodeCache, NodeRunner, Outcome, RunScope
 from engine.plan import Plan, PlannedNode
 
 __all__ = ["Execution", "NodeCache", "RunOptions", "RunResult", "execute"]
@@ -158,7 +158,7 @@ class Execution:
                 if skip_reason is not None:
                     self.record(node, Outcome(None, skip_reason=skip_reason))
                 elif node.inline:
-                    self.record(node, run_now(self.nodes.run(node, inputs)))
+                    self.record(node, self.nodes.run_inline(node, inputs))
                 else:
                     self.status[node.id] = "running"
                     self.running[node.id] = asyncio.create_task(self.run_in_task(node, inputs))
