@@ -137,3 +137,24 @@ def test_searching_a_collection_that_does_not_exist_lists_the_collections(tmp_pa
     assert "run the flow that ingests into it first" in str(asked_first.error)
     assert runner.run(load_flow(flows / "rag-ingest.json")).ok
     assert runner.run(load_flow(flows / "rag-ask.json")).ok  # and in the usual order it answers
+
+
+@pytest.mark.parametrize("space", ["cosine", "l2", "ip"])
+def test_small_collections_are_searched_exactly_with_no_count_per_query(
+        tmp_path: Path, space: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    s = store(tmp_path, space=space)
+    s.upsert(DOCS)
+    hnsw = s.collection.query(query_embeddings=s.embedder.embed_query("free delivery")[None, :],
+                              n_results=4, include=["distances"])
+    ids, dists = s.dense(s.embedder.embed_query("free delivery"), 4)
+    # 4 vectors: HNSW is exact too, so both find the same (ties may come in another order)
+    assert set(ids) == set(hnsw["ids"][0])
+    assert dists == pytest.approx(sorted(hnsw["distances"][0]), abs=1e-5)
+    counted: list[int] = []
+    monkeypatch.setattr(ChromaStore, "count", lambda self: counted.append(1) or 0)
+    for query in ("returns", "opened bags", "next-day"):
+        assert len(s.dense(s.embedder.embed_query(query), 2)[0]) == 2
+    assert counted == []
+    monkeypatch.undo()
+    s.upsert([doc("Gift cards never expire.", "gifts.md")])  # our own write is seen at once
+    assert "Gift cards never expire." in [d.text for d in s.similarity("gift cards", k=1)]
