@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import networkx as nx
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import FlowInputError
 from engine.flow import Flow, NodePolicy
 from engine.issues import Issue
 from engine.node import NodeConfig, NodeSpec
 from engine.ports import Port
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +56,22 @@ class Plan:
     flow: Flow
     nodes: dict[str, PlannedNode]
     wires: list[Wire]
-    graph: nx.DiGraph[str]
     incoming: dict[str, list[Wire]] = field(default_factory=dict)
     outgoing: dict[str, list[Wire]] = field(default_factory=dict)
     input_nodes: dict[str, str] = field(default_factory=dict)   # flow input name -> node id
     output_nodes: dict[str, str] = field(default_factory=dict)  # flow output name -> node id
+
+    @property
+    def graph(self) -> nx.DiGraph[str]:
+        """The nodes and the edges that order them, as a networkx graph (made when asked for:
+        running a flow never needs networkx)."""
+        import networkx as nx  # noqa: PLC0415
+
+        graph: nx.DiGraph[str] = nx.DiGraph()
+        graph.add_nodes_from(self.nodes)
+        graph.add_edges_from((w.source, w.target) for w in self.wires
+                             if not self.nodes[w.source].outputs[w.source_port].static)
+        return graph
 
     def input_issues(self, inputs: Mapping[str, Any], *, how: str = "--input {name}=...") -> list[Issue]:
         """Every unknown flow input and every missing required one, at once.

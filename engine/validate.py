@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import networkx as nx
 from pydantic import ValidationError
 
 from engine.context import SecretResolver, env_secret
@@ -24,6 +23,9 @@ from engine.node import NodeConfig, NodeSpec
 from engine.plan import Plan, PlannedNode, Wire
 from engine.ports import Port, fits
 from engine.registry import Registry
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 __all__ = ["Issue", "Plan", "PlannedNode", "Wire", "check", "compile_flow", "ordering_graph",
            "is_secret_field", "secret_fields", "static_outputs", "validate"]
@@ -68,7 +70,7 @@ class _Checker:
             self.check_node(fnode)
         self.check_edges()
         self.check_required_inputs()
-        graph = self.check_cycles()
+        self.check_cycles()
         input_nodes, output_nodes = self.check_io()
         self.check_secrets()
         self.check_advice()
@@ -79,8 +81,7 @@ class _Checker:
         for w in self.wires:
             incoming[w.target].append(w)
             outgoing[w.source].append(w)
-        return Plan(self.flow, self.nodes, self.wires, graph, incoming, outgoing,
-                    input_nodes, output_nodes)
+        return Plan(self.flow, self.nodes, self.wires, incoming, outgoing, input_nodes, output_nodes)
 
     def check_ids(self) -> None:
         counts = Counter(n.id for n in self.flow.nodes)
@@ -205,11 +206,18 @@ class _Checker:
                              node_id, port.name,
                              hint=f"connect an output of type {port.type.value} to '{node_id}.{port.name}'")
 
-    def check_cycles(self) -> nx.DiGraph[str]:
+    def check_cycles(self) -> None:
+        """Report the flow's cycles (edges from static outputs order nothing). A topological
+        pass says whether there is any; only then is networkx loaded to name them."""
+        edges = [(w.source, w.target) for w in self.wires
+                 if not self.ports[w.source].outputs[w.source_port].static]
+        if not has_cycle(list(self.ports), edges):
+            return
+        import networkx as nx  # noqa: PLC0415 - only a flow with a cycle needs it
+
         graph: nx.DiGraph[str] = nx.DiGraph()
         graph.add_nodes_from(self.ports)
-        graph.add_edges_from((w.source, w.target) for w in self.wires
-                             if not self.ports[w.source].outputs[w.source_port].static)
+        graph.add_edges_from(edges)
         for n, cycle in enumerate(nx.simple_cycles(graph)):
             if n >= MAX_CYCLES_REPORTED:
                 break
@@ -218,7 +226,6 @@ class _Checker:
             path = " -> ".join([*cycle, cycle[0]])
             self.add("cycle", f"cycle: {path}", cycle[0],
                      hint="flows are acyclic; for loops use an agent node")
-        return graph
 
     def check_io(self) -> tuple[dict[str, str], dict[str, str]]:
         found: dict[str, dict[str, str]] = {"input": {}, "output": {}}
@@ -299,8 +306,29 @@ def static_outputs(flow: Flow, registry: Registry) -> set[str]:
     return found
 
 
+def has_cycle(nodes: list[str], edges: list[tuple[str, str]]) -> bool:
+    """True when the edges close a loop (Kahn's topological sort leaves nodes behind)."""
+    waiting = dict.fromkeys(nodes, 0)
+    after: dict[str, list[str]] = {n: [] for n in nodes}
+    for a, b in edges:
+        after.setdefault(a, []).append(b)
+        waiting[b] = waiting.get(b, 0) + 1
+        waiting.setdefault(a, 0)
+    ready = [n for n, count in waiting.items() if count == 0]
+    done = 0
+    while ready:
+        done += 1
+        for b in after.get(ready.pop(), ()):
+            waiting[b] -= 1
+            if waiting[b] == 0:
+                ready.append(b)
+    return done < len(waiting)
+
+
 def ordering_graph(flow: Flow, registry: Registry) -> nx.DiGraph[str]:
     """Nodes and the edges that order them: edges from static outputs order nothing."""
+    import networkx as nx  # noqa: PLC0415 - the UI's layout needs it, running a flow does not
+
     static = static_outputs(flow, registry)
     graph: nx.DiGraph[str] = nx.DiGraph()
     graph.add_nodes_from(n.id for n in flow.nodes)

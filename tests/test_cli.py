@@ -474,3 +474,21 @@ def test_console_script_runs_as_a_process(home: Path, tmp_path: Path) -> None:
                            "-i", "question=hi", "--json"],
                           capture_output=True, text=True, env=env, timeout=120, check=False)
     assert (proc.returncode, json.loads(proc.stdout)["outputs"]) == (0, {"answer": ANSWER})
+
+
+HEAVY = ("chromadb", "networkx", "numpy", "httpx", "jsonschema", "openai", "cohere")
+
+
+def test_hello_imports_only_what_its_nodes_need(tmp_path: Path) -> None:
+    """A flow of prompt, offline llm and text nodes loads none of the heavy packages (start-up)."""
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "CHAINLOOM_HOME": str(tmp_path), "PYTHONPATH": str(root)}
+    env.pop("CHAINLOOM_DATABASE_URL", None)
+    for _ in range(2):  # the first run in an empty data dir also creates the database
+        done = subprocess.run([sys.executable, "-X", "importtime", "-m", "chainloom", "run", "flows/hello.json"],
+                              cwd=root, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr[-2000:]
+    imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in done.stderr.splitlines() if "|" in line}
+    assert "nodes" in imported and "pydantic" in imported  # the import log is what we think it is
+    assert sorted(set(HEAVY) & imported) == []
+    assert "sqlalchemy" not in imported  # recording a run needs no more than the stdlib's sqlite3
