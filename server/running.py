@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from engine.errors import NotFound
 from engine.flow import Flow, FlowNode
 from engine.node import NodeSpec
 from engine.validate import Plan, compile_flow
@@ -85,14 +86,23 @@ class Prepared:
     timeout: float
 
 
+def saved_text(state: AppState, flow_ref: str, version: int | None) -> tuple[str, int, str]:
+    """(flow id, version, saved text): one query when `flow_ref` is an id (the usual case),
+    else the name is resolved first."""
+    try:
+        return (flow_ref, *version_text(state.store.engine, flow_ref, version))
+    except NotFound:
+        flow_id = state.store.resolve_flow_id(flow_ref)  # a name, or raises NotFound with a hint
+        return (flow_id, *version_text(state.store.engine, flow_id, version))
+
+
 def prepare(state: AppState, flow_ref: str, body: RunRequest) -> Prepared:
     """The plan, version and time limit for a run, or a 422 listing every problem."""
     settings = state.settings
     if body.timeout is not None and body.timeout > settings.max_run_timeout:
         raise invalid("the run's time limit is over the server's maximum", [_issue(
             "timeout_too_long", f"at most {settings.max_run_timeout:g} seconds", None, "timeout")])
-    flow_id = state.store.resolve_flow_id(flow_ref)
-    version, text = version_text(state.store.engine, flow_id, body.version)
+    flow_id, version, text = saved_text(state, flow_ref, body.version)
     flow, plan = state.plans.get(text, f"saved flow '{flow_id}' v{version}")
     if body.tweaks:
         issues = tweak_issues(flow, body.tweaks, state)
