@@ -145,7 +145,7 @@ class CancelWatch:
                 return
             try:
                 flagged = await asyncio.to_thread(cancels_among, self.engine, ids)
-            except Exception:  # noqa: BLE001 - a failed poll must not end the runs
+            except Exception:
                 log.exception("cannot read the cancel flags of %d run(s)", len(ids))
                 continue
             for run_id in flagged:

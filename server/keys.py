@@ -153,8 +153,8 @@ class KeyCache:
                 row = conn.execute(select(func.count(), func.count(t.c.revoked_at),
                                           func.max(t.c.revoked_at))).one()
             return tuple(row)
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = sqlite3.connect(self._sqlite_path, timeout=15,
-                                                      check_same_thread=False)
-        return tuple(conn.execute(REVISION_SQL).fetchone())
+        reader: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if reader is None:
+            reader = self._local.conn = sqlite3.connect(self._sqlite_path, timeout=15,
+                                                        check_same_thread=False)
+        return tuple(reader.execute(REVISION_SQL).fetchone())

@@ -66,7 +66,7 @@ def test_a_revoked_key_is_refused_at_once_by_every_app_sharing_the_database(sett
         for _ in range(2):  # the second round is served from each app's cache
             assert (a.get("/flows", headers=auth).status_code, b.get("/flows", headers=auth).status_code) == (200, 200)
         assert first.state.chainloom.keys.verify(key) == record
-        from engine.store import make_engine  # noqa: PLC0415
+        from engine.store import make_engine
 
         cli_engine = make_engine(settings.url)
         revoke_key(cli_engine, "shared")
