@@ -124,8 +124,21 @@ def run(flow: Flow | PathLike, inputs: Mapping[str, Any] | None = None, /, *,
     Inputs come as a dict, as keywords, or both (keywords win). An input whose name
     is one of this function's own keywords can only be given in the dict.
     """
-    engine_runner = runner(home=home)
+    engine_runner = _default_runner(home)
     resolved, version = resolve(flow, engine_runner.store)  # type: ignore[arg-type]
     values = {**(inputs or {}), **named_inputs}
     return engine_runner.run(resolved, values, handlers=handlers, run_id=run_id,
                              session_id=session_id, timeout=timeout, flow_version=version)
+
+
+_RUNNERS: dict[tuple[str | None, str | None, str | None], Runner] = {}
+
+
+def _default_runner(home: PathLike | None) -> Runner:
+    """`runner(home=home)`, made once per data dir and database (what `run` needs each call)."""
+    key = (None if home is None else os.fspath(home), os.environ.get("CHAINLOOM_HOME"),
+           os.environ.get("CHAINLOOM_DATABASE_URL"))
+    made = _RUNNERS.get(key)
+    if made is None:
+        made = _RUNNERS[key] = runner(home=home)
+    return made

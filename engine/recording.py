@@ -1,8 +1,9 @@
 """Recording runs into the store off the run's path: one writer thread per process, in batches.
 
 A run's handler (`RunRecording`) only appends each event to its own list; the
-process's one `RunWriter` thread takes those lists every FLUSH_EVERY seconds (and
-at once when a run starts or finishes), serialises them with orjson and writes them
+process's one `RunWriter` thread takes those lists every FLUSH_EVERY seconds (at
+once when someone waits for them: a store reader, the server before it answers),
+serialises them with orjson and writes them
 with plain inserts, in one transaction per batch, on a connection it keeps open.
 Nothing recorded is lost on a clean stop: the store's readers, `Store.close()` and
 an atexit hook wait for the writer. A crash loses at most the last FLUSH_EVERY
@@ -21,7 +22,7 @@ import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -35,7 +36,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("chainloom.store")
 
-FLUSH_EVERY = 0.1  # seconds between batched event writes while runs are live
+FLUSH_EVERY = 0.1  # seconds between rounds of batched writes
+IDLE_ROUNDS = 50  # empty rounds (5 s) before the writer sleeps until a run is recorded
 DATABASE_URL_ENV = "CHAINLOOM_DATABASE_URL"
 DB_FILE = "chainloom.db"
 BUSY_TIMEOUT_MS = 15_000
@@ -66,8 +68,23 @@ def dumps(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":"))
 
 
-def event_row(event: Event) -> EventRow:
-    return (event.run_id, event.seq, event.kind, getattr(event, "node", None), dumps(event))
+Memo = dict[int, bytes]  # id(event) -> its JSON, made once per round for the trace file and the store
+
+
+def event_json(event: Event, memo: Memo) -> bytes:
+    """The event as JSON bytes (the trace line and the stored body), serialised once per round."""
+    data = memo.get(id(event))
+    if data is None:
+        try:
+            data = orjson.dumps(event, default=str, option=orjson.OPT_NON_STR_KEYS)
+        except (TypeError, orjson.JSONEncodeError):
+            data = json.dumps(event.to_dict(), ensure_ascii=False, default=str, separators=(",", ":")).encode()
+        memo[id(event)] = data
+    return data
+
+
+def event_row(event: Event, memo: Memo) -> EventRow:
+    return (event.run_id, event.seq, event.kind, getattr(event, "node", None), event_json(event, memo).decode())
 
 
 # ------------------------------------------------------------------ sinks: where batches go
@@ -199,6 +216,8 @@ class Signal:
         return self._event.is_set()
 
     def wait(self, timeout: float | None = None) -> bool:
+        if not self._event.is_set():
+            WRITER.wake()  # someone waits: write now rather than at the next round
         return self._event.wait(timeout)
 
     async def until(self, timeout: float | None = None) -> bool:
@@ -209,6 +228,7 @@ class Signal:
                 return True
             future: asyncio.Future[None] = loop.create_future()
             self._waiters.append((loop, future))
+        WRITER.wake()  # someone waits: write now rather than at the next round
         try:
             await asyncio.wait_for(future, timeout)
         except TimeoutError:
@@ -227,21 +247,31 @@ class RunWriter:
 
     def __init__(self) -> None:
         self._wake: queue.SimpleQueue[threading.Event | None] = queue.SimpleQueue()
-        self._live: dict[int, RunRecording] = {}   # recordings with unwritten events
+        self._live: dict[int, RunRecording | TraceRecording] = {}  # recordings with unwritten events
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._sinks: dict[str, Sink] = {}
+        self._sleeping = False  # True while the thread waits with no round timer
 
-    def attach(self, recording: RunRecording, urgent: bool) -> None:
-        """`recording` has events to write; `urgent` (start, finish) wakes the writer now."""
+    def attach(self, recording: RunRecording | TraceRecording) -> None:
+        """`recording` has events to write: they go in the next round (at most FLUSH_EVERY away).
+
+        The writer is not woken for each run: every wake-up takes the GIL from the runs for
+        a moment, so it writes in rounds, or at once when someone waits (`wake`, `flush`).
+        """
         with self._lock:
             self._live[id(recording)] = recording
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name="chainloom-store", daemon=True)
                 self._thread.start()
                 atexit.register(self.flush)
-        if urgent:
-            self._wake.put(None)
+            elif self._sleeping:
+                self._sleeping = False
+                self._wake.put(None)  # the writer went to sleep after a quiet spell
+
+    def wake(self) -> None:
+        """Write what is recorded now, not at the next round."""
+        self._wake.put(None)
 
     def flush(self, timeout: float = 30.0) -> None:
         """Block until everything recorded so far (in any run) is in the database."""
@@ -252,9 +282,13 @@ class RunWriter:
         done.wait(timeout)
 
     def _loop(self) -> None:
+        idle_rounds = 0
         while True:
+            idle_rounds = 0 if self._live else idle_rounds + 1
+            with self._lock:  # after IDLE_ROUNDS empty rounds, sleep until `attach` wakes us
+                self._sleeping = idle_rounds > IDLE_ROUNDS and not self._live
             try:
-                first = self._wake.get(timeout=FLUSH_EVERY if self._live else None)
+                first = self._wake.get(timeout=None if self._sleeping else FLUSH_EVERY)
             except queue.Empty:
                 first = None
             waiters = [first] if first is not None else []
@@ -271,20 +305,34 @@ class RunWriter:
 
     def _write_all(self) -> None:
         with self._lock:
-            recordings = list(self._live.values())
+            live = list(self._live.values())
+        memo: Memo = {}
         by_sink: dict[str, list[RunRecording]] = {}
-        for rec in recordings:
-            by_sink.setdefault(rec.log.url, []).append(rec)
+        for rec in live:
+            if isinstance(rec, TraceRecording):
+                self._write_trace(rec, memo)
+            else:
+                by_sink.setdefault(rec.log.url, []).append(rec)
         for url, recs in by_sink.items():
-            self._write(url, recs)
+            self._write(url, recs, memo)
 
-    def _write(self, url: str, recordings: list[RunRecording]) -> None:
+    def _write_trace(self, trace: TraceRecording, memo: Memo) -> None:
+        try:
+            done = trace.write(memo)
+        except OSError:
+            log.exception("cannot write trace file %s", trace.path)
+            done = True
+        if done:
+            with self._lock:
+                self._live.pop(id(trace), None)
+
+    def _write(self, url: str, recordings: list[RunRecording], memo: Memo) -> None:
         runs: list[RunRow] = []
         events: list[EventRow] = []
         outcomes: list[dict[str, Any]] = []
         done: list[RunRecording] = []
         for rec in recordings:
-            if rec.take(runs, events, outcomes):
+            if rec.take(runs, events, outcomes, memo):
                 done.append(rec)
         try:
             sink = self._sinks.get(url) or recordings[0].log.sink()
@@ -340,7 +388,7 @@ class RunRecording:
                            event.session_id, owner, sql_time(lease_until))
             self._started = True
             self._events.append(event)
-            WRITER.attach(self, urgent=True)
+            WRITER.attach(self)
             return
         if not self._started:
             return
@@ -348,21 +396,64 @@ class RunRecording:
         if isinstance(event, RunFinished):
             lease.heartbeat(self.log.url).release(self.run_id)
             self._finish = _outcome(self.run_id, event)
-            WRITER.attach(self, urgent=True)
+            WRITER.attach(self)
 
-    def take(self, runs: list[RunRow], events: list[EventRow], outcomes: list[dict[str, Any]]) -> bool:
+    def take(self, runs: list[RunRow], events: list[EventRow], outcomes: list[dict[str, Any]],
+             memo: Memo) -> bool:
         """Move what is recorded so far into the batch (writer thread); True once the run is complete."""
         if self._start is not None and not self._sent_start:
             runs.append(self._start)
             self._sent_start = True
         count = len(self._events)  # the run's thread only appends, so the first `count` are settled
         if count:
-            events.extend(event_row(e) for e in self._events[:count])
+            events.extend(event_row(e, memo) for e in self._events[:count])
             del self._events[:count]
         finish = self._finish
         if finish is not None and not self._events:
             outcomes.append(finish)
             return True
+        return False
+
+
+class TraceRecording:
+    """The handler writing one run's trace file, one JSON object per line, through the writer.
+
+    Like RunRecording it only appends events; the writer serialises them (once for the
+    file and the store) and writes them in rounds, so tracing costs the run an append.
+    `flush_recordings()` (or `engine.runner.wait_for_traces()`) waits for the disk.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._events: list[Event] = []
+        self._attached = False
+        self._finished = False
+        self._file: IO[bytes] | None = None
+
+    def __call__(self, event: Event) -> None:
+        if self._finished:
+            return
+        self._events.append(event)
+        if isinstance(event, RunFinished):
+            self._finished = True
+        if not self._attached:
+            self._attached = True
+            WRITER.attach(self)
+
+    def write(self, memo: Memo) -> bool:
+        """Write the lines recorded so far (writer thread); True once the file is complete."""
+        finished = self._finished  # read first: then every event up to run.finished is in the list
+        count = len(self._events)
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("wb")
+        if count:
+            self._file.write(b"".join(event_json(e, memo) + b"\n" for e in self._events[:count]))
+            del self._events[:count]
+        if finished and not self._events:
+            self._file.close()
+            return True
+        self._file.flush()
         return False
 
 

@@ -8,6 +8,7 @@ those are configured. `arun` is the same for callers already inside an event loo
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import threading
 import uuid
