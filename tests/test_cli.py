@@ -491,4 +491,3 @@ def test_hello_imports_only_what_its_nodes_need(tmp_path: Path) -> None:
     imported = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in done.stderr.splitlines() if "|" in line}
     assert "nodes" in imported and "pydantic" in imported  # the import log is what we think it is
     assert sorted(set(HEAVY) & imported) == []
-    assert "sqlalchemy" not in imported  # recording a run needs no more than the stdlib's sqlite3
