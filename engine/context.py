@@ -55,7 +55,8 @@ class RunContext:
     """Per-node handle on the running flow. Created by the scheduler, one per attempt."""
 
     __slots__ = ("run_id", "node_id", "node_type", "flow_inputs", "services", "session_id", "attempt",
-                 "_emit", "_state", "_secrets", "_redactor", "_cancelled", "usage_record", "approval")
+                 "_emit", "_state", "_secrets", "_redactor", "_cancelled", "usage_record", "approval",
+                 "_clock")
 
     def __init__(self, *, run_id: str, node_id: str, node_type: str, emit: Callable[[Event], None],
                  flow_inputs: Mapping[str, Any], services: Mapping[str, Any],

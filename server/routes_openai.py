@@ -110,7 +110,8 @@ async def chat_completions(request: Request, body: ChatRequest,
         include = bool(body.stream_options and body.stream_options.include_usage)
         chunks = ChunkMaker(run.run_id, model, prepared.version, include)
         return await stream_chat(state, run, chunks, shape, answer_nodes(prepared.plan, shape))
-    result = await anyio.to_thread.run_sync(run.run, limiter=state.run_slots)
+    async with state.run_slots:
+        result = await run.run(state.cancels)
     if result is None:
         raise errors.ApiError(500, "run_cancelled", f"the run {run.run_id} was cancelled before it started")
     if not result.ok:
@@ -150,7 +151,8 @@ async def stream_chat(state: AppState, run: RunJob, chunks: ChunkMaker, shape: S
 
     async def execute() -> None:
         try:
-            outcome.append(await anyio.to_thread.run_sync(run.run, limiter=state.run_slots))
+            async with state.run_slots:
+                outcome.append(await run.run(state.cancels))
         finally:
             queue.put_nowait(_END)
 
