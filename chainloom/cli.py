@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from chainloom.term import EXIT_FAILED, EXIT_OK, EXIT_UNRUNNABLE, Term, issues_of, print_error
 
@@ -177,21 +178,24 @@ def cmd_nodes(args: argparse.Namespace, term: Term) -> int:
 
     from nodes.registry import default_registry  # noqa: PLC0415
 
-    families = default_registry().families()
+    registry = default_registry()
+    families = registry.families()
     if args.family and args.family not in families:
         term.line(f"✗ no node family '{args.family}'; families are: {', '.join(families)}", err=True)
         return EXIT_FAILED
     chosen = {f: specs for f, specs in families.items() if args.family in (None, f)}
     if args.json:
-        term.json([spec.describe() for specs in chosen.values() for spec in specs])
+        term.json([spec.describe() | {"source": registry.source(spec.type).to_dict()}
+                   for specs in chosen.values() for spec in specs])
         return EXIT_OK
     for family, specs in chosen.items():
         table = Table(title=family, title_justify="left", title_style="bold", header_style="bold")
-        for column in ("type", "v", "title", "inputs", "outputs"):
+        for column in ("type", "v", "title", "inputs", "outputs", "from"):
             table.add_column(column, overflow="fold")
         for spec in specs:
             d = spec.describe()
-            table.add_row(spec.type, str(spec.version), spec.title, _ports(d, "inputs"), _ports(d, "outputs"))
+            table.add_row(spec.type, str(spec.version), spec.title, _ports(d, "inputs"), _ports(d, "outputs"),
+                          registry.source(spec.type).label())
         term.out.print(table)
     return EXIT_OK
 
@@ -300,6 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     term = Term.default()
     from engine.errors import ChainloomError  # noqa: PLC0415
 
+    shown = warnings.showwarning
+    warnings.showwarning = _plugin_warnings(term, shown)
     try:
         handler: Command = args.handler
         return handler(args, term)
@@ -313,6 +319,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (`chainloom runs show ID | head`): stop quietly.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILED
+    finally:
+        warnings.showwarning = shown
+
+
+def _plugin_warnings(term: Term, default: Callable[..., None]) -> Callable[..., None]:
+    """A skipped plugin is one plain line on stderr, not Python's warning with a source line."""
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: TextIO | None = None, line: str | None = None) -> None:
+        from nodes.plugins import PluginWarning  # noqa: PLC0415 - only when a warning is shown
+
+        if issubclass(category, PluginWarning):
+            term.line(f"⚠ {message}", err=True)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    return show
 
 
 if __name__ == "__main__":
