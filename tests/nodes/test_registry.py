@@ -35,7 +35,7 @@ def test_support_modules_are_no_family() -> None:
     support = {p.stem for p in (ROOT / "nodes" / "support").iterdir() if not p.name.startswith("__")}
     assert not support & set(FAMILIES)
     top = {p.stem for p in (ROOT / "nodes").iterdir() if not p.name.startswith("__")}
-    assert top == {*FAMILIES, "support", "registry"}
+    assert top == {*FAMILIES, "support", "registry", "plugins"}
 
 
 def _modules_after(code: str) -> list[str]:
@@ -47,14 +47,14 @@ def _modules_after(code: str) -> list[str]:
 def test_asking_for_one_type_imports_only_its_family() -> None:
     loaded = _modules_after("from nodes.registry import default_registry; "
                             "default_registry().get('transform.text')")
-    assert loaded == ["nodes.registry", "nodes.transform"]
+    assert loaded == ["nodes.plugins", "nodes.registry", "nodes.transform"]
 
 
 def test_a_family_package_loads_with_its_node_modules_only() -> None:
     loaded = _modules_after("from nodes.registry import default_registry; "
                             "assert 'prompt.template' in default_registry()")
-    assert loaded == ["nodes.prompt", "nodes.prompt._language", "nodes.prompt._selectors", "nodes.prompt.chat",
-                      "nodes.prompt.few_shot", "nodes.prompt.template", "nodes.registry"]
+    assert loaded == ["nodes.plugins", "nodes.prompt", "nodes.prompt._language", "nodes.prompt._selectors",
+                      "nodes.prompt.chat", "nodes.prompt.few_shot", "nodes.prompt.template", "nodes.registry"]
 
 
 def test_an_unknown_type_loads_everything_to_suggest_a_close_name() -> None:
@@ -67,7 +67,7 @@ def test_an_unknown_type_loads_everything_to_suggest_a_close_name() -> None:
 def test_an_unknown_family_is_never_imported() -> None:
     loaded = _modules_after("from nodes.registry import Catalog; c = Catalog(); "
                             "assert 'os.path' not in c; assert 'registry.x' not in c")
-    assert loaded == ["nodes.registry"]
+    assert loaded == ["nodes.plugins", "nodes.registry"]
 
 
 def test_a_family_module_holding_another_familys_type_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
