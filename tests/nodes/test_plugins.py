@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -148,3 +149,19 @@ def test_chainloom_nodes_lists_a_plugin_with_its_source(plugins_dir: Path) -> No
     assert out.stderr.strip() == (
         "⚠ plugin 'acme_twin:NODES' (from CHAINLOOM_NODES) skipped: node type 'acme.shout' is already defined by "
         "CHAINLOOM_NODES (acme_nodes:NODES); fix: rename one of the two types, or uninstall one of the plugins")
+
+
+def test_the_readme_write_a_node_example_keeps_the_contract() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Write a node"):readme.index("## Layout")]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    assert code is not None
+    names: dict[str, object] = {}
+    # dont_inherit: the README's code runs without this module's `from __future__ import annotations`
+    exec(compile(code.group(1), "README.md", "exec", dont_inherit=True), names)  # noqa: S102 - our README
+    from engine.testing import check_spec
+
+    spec = names["reverse"]
+    check_spec(spec)  # type: ignore[arg-type]
+    assert spec.run(spec.parse_config({"by": "words"}), {"text": "a b"}, None) == {"text": "b a"}  # type: ignore[attr-defined]
+    assert "pip install -e examples/plugin && chainloom nodes --family text" in section
