@@ -19,9 +19,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
 
-from engine.errors import InvalidSpec
 from engine.node import NodeSpec
-from engine.testing import check_spec
+from engine.testing import spec_problems
 
 GROUP = "chainloom.nodes"
 ENV = "CHAINLOOM_NODES"
@@ -142,11 +141,10 @@ def _specs_of(plugin: Plugin) -> list[NodeSpec]:
         raise PluginError(f"{plugin.source.module} is {_kind(value)}, not a list of NodeSpec",
                           "point it at a list of specs made with engine.node.node, e.g. NODES = [reverse, count]")
     for spec in value:
-        try:
-            check_spec(spec)
-        except InvalidSpec as err:
-            raise PluginError(str(err).replace("\n", " "),
-                              "fix the spec; engine.testing.check_spec(spec) in the plugin's tests shows it") from err
+        problems = spec_problems(spec)  # what engine.testing.check_spec raises for
+        if problems:
+            raise PluginError(f"node type '{spec.type}' breaks the node contract: {'; '.join(problems)}",
+                              "fix the spec; engine.testing.check_spec(spec) in the plugin's tests shows it")
     return list(value)
 
 
