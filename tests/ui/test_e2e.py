@@ -8,7 +8,9 @@ palette). Every user action is counted and the count printed. Then: an
 incompatible drop is refused with its reason, a reload mid-edit restores the
 draft, keyboard delete with undo/redo, save, run with statuses on the nodes,
 export, and the exported file run with `chainloom run`. Screenshots of the empty
-app, the built flow and the finished run go to docs/ (shown in the README).
+app, the built flow and the finished run go to tests/artifacts/ui_e2e/; with
+CHAINLOOM_UPDATE_DOCS=1 they refresh docs/ (shown in the README) instead, so an
+ordinary test run never rewrites tracked files.
 """
 
 from __future__ import annotations
@@ -174,8 +176,9 @@ def connect(page: Any, actions: Actions, source: tuple[str, str], target: tuple[
 
 
 def screenshot(page: Any, name: str) -> None:
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / name))
+    folder = DOCS if os.environ.get("CHAINLOOM_UPDATE_DOCS") == "1" else FAILURES
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / name))
 
 
 # ---------------------------------------------------------------- the test
