@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from engine.scheduler import RunResult
     from engine.store import Store
 
-__all__ = ["data_dir", "load", "resolve", "run", "runner"]
+__all__ = ["data_dir", "load", "resolve", "run", "runner", "tweak"]
 
 PathLike = str | os.PathLike[str]
 
@@ -115,17 +115,35 @@ def runner(*, home: PathLike | None = None, registry: Registry | None = None, st
                   max_concurrency=max_concurrency)
 
 
+def tweak(flow: Flow, tweaks: Mapping[str, Mapping[str, Any]] | None, registry: Registry) -> Flow:
+    """`flow` with per-run config changes; ValidationFailed lists every refused one.
+
+    Only fields the flow marks `tweakable` may change, and never one that decides
+    where data or credentials go (see engine.tweaks).
+    """
+    from engine.errors import ValidationFailed  # noqa: PLC0415
+    from engine.tweaks import apply_tweaks  # noqa: PLC0415
+
+    tweaked, issues = apply_tweaks(flow, tweaks, registry)
+    if issues:
+        raise ValidationFailed(issues)
+    return tweaked
+
+
 def run(flow: Flow | PathLike, inputs: Mapping[str, Any] | None = None, /, *,
         session_id: str | None = None, timeout: float | None = None,
         handlers: Sequence[Handler] = (), run_id: str | None = None,
-        home: PathLike | None = None, **named_inputs: Any) -> RunResult:
+        home: PathLike | None = None, tweaks: Mapping[str, Mapping[str, Any]] | None = None,
+        **named_inputs: Any) -> RunResult:
     """Run a flow (a path, a Flow, or a saved flow's id or name) and return its RunResult.
 
     Inputs come as a dict, as keywords, or both (keywords win). An input whose name
-    is one of this function's own keywords can only be given in the dict.
+    is one of this function's own keywords can only be given in the dict. `tweaks`
+    ({node id: {field: value}}) changes fields the flow marks tweakable, for this run.
     """
     engine_runner = _default_runner(home)
     resolved, version = resolve(flow, engine_runner.store)  # type: ignore[arg-type]
+    resolved = tweak(resolved, tweaks, engine_runner.registry)
     values = {**(inputs or {}), **named_inputs}
     return engine_runner.run(resolved, values, handlers=handlers, run_id=run_id,
                              session_id=session_id, timeout=timeout, flow_version=version)

@@ -60,6 +60,30 @@ def parse_inputs(pairs: Sequence[str]) -> dict[str, str]:
     return values
 
 
+def parse_tweaks(pairs: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """`--tweak node.field=value` pairs; a value that parses as JSON is taken as JSON, else as text."""
+    import json  # noqa: PLC0415
+
+    from engine.errors import FlowInputError  # noqa: PLC0415
+
+    tweaks: dict[str, dict[str, Any]] = {}
+    for pair in pairs:
+        target, sep, raw = pair.partition("=")
+        node_id, dot, field = target.strip().partition(".")
+        if not sep or not dot or not node_id or not field:
+            raise FlowInputError(f"--tweak '{pair[:100]}' is not NODE.FIELD=VALUE",
+                                 hint="e.g. --tweak answer.temperature=0.2 or --tweak prompt.template='Hi {name}'")
+        try:
+            value: Any = json.loads(raw)
+        except ValueError:
+            value = raw
+        fields = tweaks.setdefault(node_id, {})
+        if field in fields:
+            raise FlowInputError(f"--tweak '{node_id}.{field}' is given twice", hint="give each field once")
+        fields[field] = value
+    return tweaks
+
+
 # ---------------------------------------------------------------- run
 def unrunnable(error: Any, args: argparse.Namespace, term: Term) -> int:
     if getattr(args, "json", False):
@@ -77,9 +101,10 @@ def prepare(args: argparse.Namespace) -> tuple[Runner, Plan, int | None, dict[st
     from engine.errors import ValidationFailed  # noqa: PLC0415
 
     inputs = parse_inputs(args.input)
+    tweaks = parse_tweaks(args.tweak)
     runner = chainloom.runner()
     flow, version = chainloom.resolve(args.flow, runner.store)  # type: ignore[arg-type]
-    plan = runner.plan(flow)
+    plan = runner.plan(chainloom.tweak(flow, tweaks, runner.registry))
     issues = plan.input_issues(inputs)
     if issues:
         raise ValidationFailed(issues)
@@ -247,6 +272,8 @@ def add_run_parser(sub: Any) -> None:
     p.add_argument("--json", action="store_true",
                    help="print only a JSON object: run_id, flow_id, status, outputs, error, hint, "
                         "failed_node, usage, duration")
+    p.add_argument("--tweak", "-t", action="append", default=[], metavar="NODE.FIELD=VALUE",
+                   help="change a config field the flow marks tweakable, for this run (VALUE: JSON or text)")
     p.add_argument("--timeout", type=positive_float, metavar="S", help="stop the run after S seconds")
     p.add_argument("--session", metavar="ID", type=session_id,
                    help="session id (chat memory and history): letters, digits, _ . : @ -, up to 200")

@@ -137,12 +137,19 @@ def flows_list(args: argparse.Namespace, term: Term) -> int:
 
 def flows_save(args: argparse.Namespace, term: Term) -> int:
     import chainloom  # noqa: PLC0415
-    from engine.errors import ChainloomError  # noqa: PLC0415
+    from engine.errors import ChainloomError, ValidationFailed  # noqa: PLC0415
+    from engine.validate import saving_issues  # noqa: PLC0415
+    from nodes.registry import default_registry  # noqa: PLC0415
 
     try:
         flow = chainloom.load(args.file)
+        issues = saving_issues(flow, default_registry())
+        if issues:
+            raise ValidationFailed(issues)
     except ChainloomError as err:
         print_error(term, err)
+        if isinstance(err, ValidationFailed):
+            term.line(f"{args.file} was not saved; fix every problem listed and save again", err=True)
         return EXIT_UNRUNNABLE
     store = _store()
     latest = _latest(store, flow.id)
@@ -156,7 +163,6 @@ def flows_save(args: argparse.Namespace, term: Term) -> int:
         return EXIT_OK
     version = store.save_flow(flow, args.base, message=args.message)
     term.line(f"✓ saved flow '{flow.id}' as version {version}")
-    _warn_if_invalid(flow, term)
     return EXIT_OK
 
 
@@ -170,21 +176,11 @@ def _unchanged(store: Store, flow: Flow) -> bool:
     return dumps_flow(store.get_flow(flow.id)[0]) == dumps_flow(flow)
 
 
-def _warn_if_invalid(flow: Flow, term: Term) -> None:
-    from engine.validate import validate  # noqa: PLC0415
-    from nodes.registry import default_registry  # noqa: PLC0415
-
-    issues = [i for i in validate(flow, default_registry()) if i.severity == "error"]
-    if issues:
-        term.line(f"  note: it has {len(issues)} problem(s) and will not run until they are fixed; "
-                  f"see `chainloom validate {flow.id}`", err=True)
-
-
 def flows_export(args: argparse.Namespace, term: Term) -> int:
-    from engine.flow import atomic_write, dumps_flow  # noqa: PLC0415
+    from engine.flow import atomic_write, dumps_flow, redacted_flow  # noqa: PLC0415
 
     flow, version = _store().get_flow(args.flow, args.version)
-    text = dumps_flow(flow)
+    text = dumps_flow(redacted_flow(flow))
     if args.output:
         atomic_write(args.output, text)
         term.line(f"✓ wrote flow '{flow.id}' version {version} to {args.output}", err=True)

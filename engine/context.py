@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from engine.approvals import ApprovalRequest, ApprovalUnavailable, Decision
 from engine.errors import SecretMissing
 from engine.events import Event, NodeStep, NodeToken, preview
+from engine.redact import redact_urls
 
 SecretResolver = Callable[[str], str | None]
 
@@ -49,6 +50,17 @@ class WaitClock(Protocol):
 
     def hold(self) -> None: ...
     def release(self) -> None: ...
+
+
+def _redacted(value: Any) -> Any:
+    """A trace value with the user name and password of every URL in it masked."""
+    if isinstance(value, str):
+        return redact_urls(value)
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    return value
 
 
 class RunContext:
@@ -120,7 +132,7 @@ class RunContext:
     def step(self, name: str, **data: Any) -> None:
         """Record a named step (thought, tool call, observation) in the trace."""
         self._emit(NodeStep(run_id=self.run_id, node=self.node_id, name=name,
-                            data={k: preview(v, 2000) for k, v in data.items()}))
+                            data={k: _redacted(preview(v, 2000)) for k, v in data.items()}))
 
     def usage(self, *, prompt_tokens: int = 0, completion_tokens: int = 0,
               cost: float | None = None, model: str | None = None) -> None:

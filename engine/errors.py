@@ -17,18 +17,21 @@
     ├── NotFound                   a stored flow or run does not exist
     └── StoreUnavailable           the store's database cannot be opened (URL, driver, server)
 
-Messages never contain secret values: secrets are referenced by variable name only.
+Messages never contain secret values: secrets are referenced by variable name only,
+and the user name and password of any URL in a message or hint are masked.
 """
 
 from __future__ import annotations
 
 from engine.issues import Issue
+from engine.redact import redact_urls
 
 
 class ChainloomError(Exception):
     """Base class. `hint` is a sentence telling the user what to do about it."""
 
     def __init__(self, message: str, *, hint: str = "") -> None:
+        message, hint = redact_urls(message), redact_urls(hint)
         super().__init__(message)
         self.message = message
         self.hint = hint
@@ -75,7 +78,7 @@ class NodeError(ChainloomError):
         super().__init__(f"node '{node_id}' ({node_type}) failed: {message}", hint=hint)
         self.node_id = node_id
         self.node_type = node_type
-        self.reason = message
+        self.reason = redact_urls(message)
 
 
 class NodeTimeout(NodeError):

@@ -12,6 +12,7 @@ import glob
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, 
 
 from engine.errors import FlowLoadError
 from engine.issues import Issue
+from engine.redact import redact_value
 
 SCHEMA_VERSION = 1
 MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -60,6 +62,20 @@ class FlowNode(_Strict):
     config: dict[str, Any] = Field(default_factory=dict)
     position: tuple[float, float] | None = None
     policy: NodePolicy = Field(default_factory=NodePolicy)
+    tweakable: list[str] = Field(
+        default_factory=list, max_length=200,
+        description="Config fields a caller may change for one run (tweaks); none unless listed. "
+                    "Fields that decide where data or credentials go can never be listed.")
+
+    @field_validator("tweakable")
+    @classmethod
+    def _field_names(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,99}", name):
+                raise ValueError("each entry must be a config field name (letters, digits, '_')")
+        if len(set(v)) != len(v):
+            raise ValueError("a field is listed twice")
+        return v
 
 
 class Edge(_Strict):
@@ -256,7 +272,16 @@ def flow_to_dict(flow: Flow) -> dict[str, Any]:
             n.pop("policy")
         if not n.get("name"):
             n.pop("name", None)
+        if not n.get("tweakable"):
+            n.pop("tweakable", None)
     return out
+
+
+def redacted_flow(flow: Flow) -> Flow:
+    """`flow` with the user name and password of every URL in its configs masked (for showing
+    and exporting a flow stored before such URLs were refused)."""
+    nodes = [n.model_copy(update={"config": redact_value(n.config)}) for n in flow.nodes]
+    return flow.model_copy(update={"nodes": nodes})
 
 
 def dumps_flow(flow: Flow) -> str:

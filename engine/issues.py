@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from engine.redact import redact_urls
+
 Severity = Literal["error", "warning"]
 
 
@@ -22,6 +24,11 @@ class Issue:
     hint: str = ""
     severity: Severity = "error"
     field: str | None = None  # what the caller should edit: "config.chunk_size", "inputs.question"
+
+    def __post_init__(self) -> None:
+        # Messages may quote config values; a URL's user name and password never show.
+        object.__setattr__(self, "message", redact_urls(self.message))
+        object.__setattr__(self, "hint", redact_urls(self.hint))
 
     def __str__(self) -> str:
         where = f"node '{self.node}'" if self.node else "flow"

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from engine.context import SecretResolver, env_secret
 from engine.errors import ValidationFailed
+from engine.fields import config_problems, where_kind
 from engine.flow import Edge, Flow, FlowNode
 from engine.issues import Issue, errors
 from engine.node import NodeConfig, NodeSpec
@@ -61,8 +62,8 @@ class _Checker:
         self.wires: list[Wire] = []
 
     def add(self, code: str, message: str, node: str | None = None, port: str | None = None,
-            hint: str = "") -> None:
-        self.issues.append(Issue(code, message, node, port, hint))
+            hint: str = "", field: str | None = None) -> None:
+        self.issues.append(Issue(code, message, node, port, hint, field=field))
 
     def run(self) -> Plan | None:
         self.check_ids()
@@ -107,6 +108,8 @@ class _Checker:
             self.add("unsafe_retry", f"'{spec.type}' has side effects and is never retried",
                      fnode.id, hint="set policy.retries to 0")
         config = self.check_config(fnode, spec)
+        if config is not None:
+            self.check_fields(fnode, spec, config)
         if config is None:  # still check its edges, against the ports it would have
             ports = spec.ports_for(fnode.config, fnode.version)
             if fnode.id not in self.ports:
@@ -134,6 +137,23 @@ class _Checker:
             self.add("bad_config", f"config cannot be upgraded from version {fnode.version}: {err}",
                      fnode.id)
         return None
+
+    def check_fields(self, fnode: FlowNode, spec: NodeSpec, config: NodeConfig) -> None:
+        """Credentials inside URLs, keys pasted into secret-name fields, tweakable marks."""
+        for name, message, hint in config_problems(config):
+            self.add("bad_config", f"config field '{name}': {message}", fnode.id, hint=hint,
+                     field=f"config.{name}")
+        for name in fnode.tweakable:
+            field = f"config.{name}"
+            if name not in spec.config.model_fields:
+                self.add("bad_tweakable", f"tweakable names '{name}', which is not a config field of "
+                         f"'{spec.type}'", fnode.id, hint="fields are: " + ", ".join(spec.config.model_fields),
+                         field=field)
+            elif (kind := where_kind(spec.config, name)) is not None:
+                self.add("bad_tweakable", f"config field '{name}' decides where data or credentials go "
+                         f"({kind}), so it can never be tweakable", fnode.id,
+                         hint=f"remove '{name}' from tweakable; change it in the saved flow instead",
+                         field=field)
 
     def config_issue(self, node_id: str, spec: NodeSpec, err: Any) -> None:
         loc = ".".join(str(p) for p in err["loc"]) or "(config)"
@@ -349,6 +369,12 @@ def check(flow: Flow, registry: Registry, *, secrets: SecretResolver | None = en
 
 def validate(flow: Flow, registry: Registry, *, secrets: SecretResolver | None = env_secret) -> list[Issue]:
     return check(flow, registry, secrets=secrets)[1]
+
+
+def saving_issues(flow: Flow, registry: Registry) -> list[Issue]:
+    """The one gate before a flow is stored, whichever way (CLI `flows save`, API create, update
+    and import, the builder's Save): every problem that refuses it. Empty: it may be stored."""
+    return check(flow, registry)[1]
 
 
 def compile_flow(flow: Flow, registry: Registry) -> Plan:

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import Field
 
+from engine.fields import Where
 from engine.context import RunContext
 from engine.node import NodeConfig, NodeSpec, SecretRef, node
 from engine.ports import Port, PortType
@@ -37,7 +38,7 @@ def hashing_node(config: HashingConfig, inputs: dict[str, Any], ctx: RunContext)
 class OpenAIConfig(NodeConfig):
     model: str = Field("text-embedding-3-small", min_length=1, max_length=200, description="Embedding model name.")
     api_key_env: str = SecretRef("OPENAI_API_KEY", description="Environment variable holding the API key.")
-    base_url: str = Field("", max_length=500, description="OpenAI-compatible server URL; empty for OpenAI.")
+    base_url: str = Where(kind="url", default="", max_length=500, description="OpenAI-compatible server URL; empty for OpenAI.")
     dimensions: int | None = Field(None, ge=1, le=8192, description="Shorten vectors (text-embedding-3 models).")
     batch_size: int = Field(256, ge=1, le=2048, description="Texts per request.")
     timeout: float = Field(60.0, gt=0, le=600, description="Seconds per request.")
@@ -57,7 +58,7 @@ def openai_node(config: OpenAIConfig, inputs: dict[str, Any], ctx: RunContext) -
 class CohereConfig(NodeConfig):
     model: str = Field("embed-english-v3.0", min_length=1, max_length=200, description="Embedding model name.")
     api_key_env: str = SecretRef("COHERE_API_KEY", description="Environment variable holding the API key.")
-    base_url: str = Field("", max_length=500, description="Cohere API URL; empty for the default.")
+    base_url: str = Where(kind="url", default="", max_length=500, description="Cohere API URL; empty for the default.")
     batch_size: int = Field(96, ge=1, le=96, description="Texts per request (Cohere allows 96).")
     timeout: float = Field(60.0, gt=0, le=600, description="Seconds per request.")
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
 
+from engine.fields import Where
 from engine.errors import FlowInputError
 from engine.node import FlowInputConfig, NodeSpec, node
 from engine.ports import Port, PortType
@@ -49,7 +50,7 @@ class ChatInputConfig(FlowInputConfig):
 
 
 class FileInputConfig(FlowInputConfig):
-    default: str | None = Field(None, max_length=4096,
+    default: str | None = Where(kind="path", default=None, max_length=4096,
                                 description="Path used when the caller gives none (inside the allowed folder).")
 
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
+from engine.fields import Where
 from engine.errors import PermanentError
 from engine.node import NodeConfig, node
 from engine.ports import Port, PortType
@@ -39,7 +40,7 @@ class ToolDefinition(NodeConfig):
 
 
 class ChatConfig(ModelConfig):
-    tools: list[ToolDefinition] = Field(default_factory=list, max_length=128,
+    tools: list[ToolDefinition] = Where(kind="tool", default_factory=list, max_length=128,
                                         description="Functions the model may ask to call; the calls come "
                                                     "out on `tool_calls` (nothing is executed here).")
     tool_choice: Literal["auto", "required", "none"] = Field(

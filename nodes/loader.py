@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from engine.fields import Where
 from engine.context import RunContext
 from engine.node import NodeConfig, NodeSpec, SecretRef, node
 from engine.ports import Port, PortType
@@ -29,7 +30,7 @@ Encoding = Field("utf-8", max_length=40, description="Text encoding, or 'auto' t
 
 
 class TextConfig(NodeConfig):
-    path: str = Field("notes.txt", min_length=1, max_length=4096,
+    path: str = Where(kind="path", default="notes.txt", min_length=1, max_length=4096,
                       description="File path, relative to the allowed folder.")
     encoding: str = Encoding
 
@@ -51,10 +52,10 @@ def text_node(config: TextConfig, inputs: dict[str, Any], ctx: RunContext) -> di
 
 
 class DirectoryConfig(NodeConfig):
-    path: str = Field("docs", min_length=1, max_length=4096, description="Folder, relative to the allowed folder.")
-    glob: str = Field("**/*", min_length=1, max_length=500,
+    path: str = Where(kind="path", default="docs", min_length=1, max_length=4096, description="Folder, relative to the allowed folder.")
+    glob: str = Where(kind="path", default="**/*", min_length=1, max_length=500,
                       description="Which files to load, e.g. '**/*.md' ('**' recurses).")
-    exclude: list[str] = Field([], max_length=100, description="Glob patterns (relative to the folder) to skip.")
+    exclude: list[str] = Where(kind="path", default=[], max_length=100, description="Glob patterns (relative to the folder) to skip.")
     encoding: str = Encoding
     max_files: int = Field(10_000, ge=1, le=100_000, description="Refuse folders with more matching files.")
     skip_errors: bool = Field(False, description="Skip unreadable files (reported in the trace) instead of failing.")
@@ -89,7 +90,7 @@ def directory_node(config: DirectoryConfig, inputs: dict[str, Any], ctx: RunCont
 
 
 class PdfConfig(NodeConfig):
-    path: str = Field("document.pdf", min_length=1, max_length=4096, description="PDF path.")
+    path: str = Where(kind="path", default="document.pdf", min_length=1, max_length=4096, description="PDF path.")
     per_page: bool = Field(True, description="One document per page (metadata 'page'); else one per file.")
     password_env: str = SecretRef("", description="Variable holding the password of an encrypted PDF.")
 
@@ -103,7 +104,7 @@ def pdf_node(config: PdfConfig, inputs: dict[str, Any], ctx: RunContext) -> dict
 
 
 class CsvConfig(NodeConfig):
-    path: str = Field("table.csv", min_length=1, max_length=4096, description="CSV path.")
+    path: str = Where(kind="path", default="table.csv", min_length=1, max_length=4096, description="CSV path.")
     content_columns: list[str] = Field([], max_length=200,
                                        description="Columns that make the text (empty: all but metadata ones).")
     metadata_columns: list[str] = Field([], max_length=200, description="Columns copied into metadata.")
@@ -121,7 +122,7 @@ def csv_node(config: CsvConfig, inputs: dict[str, Any], ctx: RunContext) -> dict
 
 
 class JsonConfig(NodeConfig):
-    path: str = Field("data.json", min_length=1, max_length=4096, description="JSON or JSONL path.")
+    path: str = Where(kind="path", default="data.json", min_length=1, max_length=4096, description="JSON or JSONL path.")
     records_path: str = Field("", max_length=500, description="Dot path to the list of records, e.g. 'data.items'.")
     text_field: str = Field("", max_length=500, description="Dot path of the text in a record (empty: whole record).")
     metadata_fields: list[str] = Field([], max_length=200, description="Dot paths copied into metadata.")
@@ -139,7 +140,7 @@ def json_node(config: JsonConfig, inputs: dict[str, Any], ctx: RunContext) -> di
 
 
 class UrlConfig(NodeConfig):
-    url: str = Field("https://example.com/", min_length=1, max_length=2000,
+    url: str = Where(kind="url", default="https://example.com/", min_length=1, max_length=2000,
                      description="http(s) URL; private and internal addresses are refused.")
     max_bytes: int = Field(5 * 1024 * 1024, ge=1024, le=100 * 1024 * 1024, description="Largest body accepted.")
     timeout: float = Field(20.0, gt=0, le=300, description="Seconds for the whole fetch, redirects included.")
@@ -167,9 +168,11 @@ def url_node(config: UrlConfig, inputs: dict[str, Any], ctx: RunContext) -> dict
 
 
 class SqlConfig(NodeConfig):
-    url: str = Field("sqlite:///data.db", min_length=1, max_length=2000,
+    url: str = Where(kind="database", default="sqlite:///data.db", min_length=1, max_length=2000,
                      description="SQLAlchemy URL; a sqlite path resolves inside the allowed folder.")
     url_env: str = SecretRef("", description="Variable holding the URL instead (when it has a password).")
+    password_env: str = SecretRef("", description="Variable holding the database password; `url` is written "
+                                  "without it (postgresql://app@db/shop) and the password is put in on connect.")
     query: str = Field("SELECT 1 AS value", min_length=1, max_length=20_000, description="One SELECT statement.")
     content_columns: list[str] = Field([], max_length=200, description="Columns that make the text (empty: all).")
     metadata_columns: list[str] = Field([], max_length=200, description="Columns copied into metadata.")
@@ -183,9 +186,11 @@ _READ_ONLY_START = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
 @node("loader.sql", title="SQL query", config=SqlConfig, cacheable=False,
       outputs=_OUT, description="Runs one read-only SELECT and makes a document per row.")
 def sql_node(config: SqlConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
-    from nodes.support.sql_readonly import read_only_rows  # noqa: PLC0415
+    from nodes.support.sql_readonly import read_only_rows, with_password  # noqa: PLC0415
 
     url = ctx.secret(config.url_env, field="url_env") if config.url_env else config.url
+    if config.password_env:
+        url = with_password(url, ctx.secret(config.password_env, field="password_env"))
     if not _READ_ONLY_START.match(config.query):
         raise LoadError("config field 'query' must be a single SELECT (or WITH ... SELECT) statement")
     rows = read_only_rows(url, config.query, max_rows=config.max_rows, timeout=config.timeout)
@@ -195,8 +200,8 @@ def sql_node(config: SqlConfig, inputs: dict[str, Any], ctx: RunContext) -> dict
 
 
 class AutoConfig(NodeConfig):
-    path: str = Field("docs", min_length=1, max_length=4096, description="A file or a folder.")
-    glob: str = Field("**/*", min_length=1, max_length=500, description="For a folder: which files.")
+    path: str = Where(kind="path", default="docs", min_length=1, max_length=4096, description="A file or a folder.")
+    glob: str = Where(kind="path", default="**/*", min_length=1, max_length=500, description="For a folder: which files.")
     use_unstructured: bool = Field(True, description="For formats without a built-in reader (.doc, .ppt, "
                                    ".rtf, .epub, .odt, ...): use `unstructured` when it is installed (the "
                                    "documents extra). PDF, HTML, DOCX, PPTX and XLSX never go through it.")

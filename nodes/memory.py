@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from engine.fields import Where
 from engine.errors import PermanentError
 from engine.node import NodeConfig, NodeSpec, RunFunction, node
 from engine.ports import Port, PortType
@@ -43,30 +44,30 @@ _KEY_DOC = "Name of this memory; flows that share a key (and a session) share th
 
 
 class BufferConfig(NodeConfig):
-    key: str = Field("chat", pattern=KEY, description=_KEY_DOC)
+    key: str = Where(kind="memory", default="chat", pattern=KEY, description=_KEY_DOC)
     max_tokens: int = Field(2000, ge=10, le=1_000_000, description="Most words of past turns shown to the "
                             "model; the oldest turns are dropped first.")
 
 
 class WindowConfig(NodeConfig):
-    key: str = Field("chat", pattern=KEY, description=_KEY_DOC)
+    key: str = Where(kind="memory", default="chat", pattern=KEY, description=_KEY_DOC)
     k: int = Field(3, ge=1, le=1000, description="How many of the last turns are shown to the model.")
 
 
 class SummaryConfig(ModelConfig):
-    key: str = Field("chat", pattern=KEY, description=_KEY_DOC)
+    key: str = Where(kind="memory", default="chat", pattern=KEY, description=_KEY_DOC)
     max_tokens: int = Field(300, ge=10, le=100_000, description="Most words of recent turns kept verbatim; "
                             "older ones are folded into the summary.")
     summary_tokens: int = Field(120, ge=10, le=10_000, description="Longest summary, in words.")
 
 
 class VectorConfig(NodeConfig):
-    key: str = Field("chat", pattern=KEY, description=_KEY_DOC)
+    key: str = Where(kind="memory", default="chat", pattern=KEY, description=_KEY_DOC)
     k: int = Field(4, ge=1, le=100, description="How many similar past turns are recalled.")
 
 
 class ExtractingConfig(ModelConfig):
-    key: str = Field("chat", pattern=KEY, description=_KEY_DOC)
+    key: str = Where(kind="memory", default="chat", pattern=KEY, description=_KEY_DOC)
     k: int = Field(3, ge=0, le=1000, description="How many of the last turns are also shown verbatim.")
     extractor: Extractor = Field("rules", description="rules: names and plain statements, no model needed; "
                                  "model: ask the model (falls back to rules when its answer cannot be read).")

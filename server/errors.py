@@ -24,6 +24,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from engine.errors import ChainloomError, FlowInputError, FlowLoadError, NotFound, StaleVersion, ValidationFailed
 from engine.flow import error_words, locate_error
 from engine.issues import Issue
+from engine.redact import redact_urls
 
 log = logging.getLogger("chainloom.server")
 
@@ -39,6 +40,7 @@ class ApiError(Exception):
     def __init__(self, status: int, code: str, message: str, *, hint: str = "",
                  issues: Sequence[Mapping[str, Any]] = (), headers: Mapping[str, str] | None = None,
                  **extra: Any) -> None:
+        message, hint = redact_urls(message), redact_urls(hint)
         super().__init__(message)
         self.status = status
         self.code = code

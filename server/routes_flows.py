@@ -15,10 +15,10 @@ from fastapi import APIRouter, Body, Path, Query, Request, Response
 from sqlalchemy import select
 
 from engine.errors import FlowExists
-from engine.flow import ID_PATTERN, Flow, dumps_flow, flow_to_dict
+from engine.flow import ID_PATTERN, Flow, dumps_flow, flow_to_dict, redacted_flow
 from engine.issues import errors as error_issues
 from engine.store import flows_table
-from engine.validate import check
+from engine.validate import check, saving_issues
 from server.errors import ApiError, invalid, issue_dict
 from server.schemas import CreateFlow, FlowOut, FlowSaved, FlowSummary, UpdateFlow, ValidationOut, VersionOut, errors
 from server.state import AppState, app_state
@@ -35,7 +35,7 @@ VersionQuery = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="A pa
 
 def validated(state: AppState, flow: Flow) -> None:
     """Raise 422 listing every problem the engine finds in `flow`."""
-    issues = error_issues(check(flow, state.registry)[1])  # warnings do not stop a save
+    issues = saving_issues(flow, state.registry)
     if issues:
         n = len(issues)
         raise invalid(f"the flow has {n} problem{'s' if n != 1 else ''}",
@@ -50,7 +50,7 @@ def exists(state: AppState, flow_id: str) -> int | None:
 
 
 def flow_out(flow: Flow, version: int) -> FlowOut:
-    return FlowOut(id=flow.id, name=flow.name, version=version, flow=flow_to_dict(flow))
+    return FlowOut(id=flow.id, name=flow.name, version=version, flow=flow_to_dict(redacted_flow(flow)))
 
 
 def create(state: AppState, flow: Flow, message: str) -> FlowSaved:
@@ -127,7 +127,7 @@ def get_version(request: Request, flow_id: FlowRef, version: Version) -> FlowOut
                        **errors(404)})
 def export_flow(request: Request, flow_id: FlowRef, version: VersionQuery = None) -> Response:
     flow, _ = app_state(request).store.get_flow(flow_id, version)
-    return Response(dumps_flow(flow), media_type="application/json",
+    return Response(dumps_flow(redacted_flow(flow)), media_type="application/json",
                     headers={"Content-Disposition": f'attachment; filename="{flow.id}.json"'})
 
 

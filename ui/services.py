@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from engine.approvals import ApprovalRequest, StoreApprovals, decide
 from engine.errors import FlowLoadError
-from engine.flow import Flow, dumps_flow, load_flow, parse_flow
+from engine.flow import Flow, dumps_flow, load_flow, parse_flow, redacted_flow
 from engine.registry import Registry
 from engine.runner import Runner
 from engine.store import Store, open_store
@@ -196,8 +196,8 @@ def _load_problems(err: FlowLoadError, text: str, name: str) -> list[str]:
 
 
 def export_text(flow: Flow) -> str:
-    """The canonical flow file (secrets are variable names only, by construction)."""
-    return dumps_flow(flow)
+    """The canonical flow file (secrets are variable names only; URL credentials masked)."""
+    return dumps_flow(redacted_flow(flow))
 
 
 def free_flow_id(base: str, store: Store) -> str:

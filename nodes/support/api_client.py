@@ -19,6 +19,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 
 from pydantic import Field, field_validator
 
+from engine.fields import Where
 from engine.node import NodeConfig, SecretRef
 from nodes.support.safe_http import FetchPolicy, FetchResult, fetch
 from nodes.support.tools import ToolError
@@ -34,14 +35,14 @@ HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}$|^\[?[0-9A-Fa-f:.]+\]?$")
 class HttpSettings(NodeConfig):
     """Where and how a node may send HTTP requests (the HTTP tool and the API chain share these)."""
 
-    allowed_hosts: list[str] = Field(default_factory=list, max_length=100,
+    allowed_hosts: list[str] = Where(kind="host", default_factory=list, max_length=100,
                                      description="Hosts the tool may call (e.g. api.example.com). Empty = "
                                      "every request is refused.")
-    base_url: str = Field("", max_length=2000, description="Relative paths from the model are joined to "
+    base_url: str = Where(kind="url", default="", max_length=2000, description="Relative paths from the model are joined to "
                           "this URL (e.g. https://api.example.com/v1/).")
-    allow_side_effects: bool = Field(False, description="Allow POST, PUT, PATCH and DELETE (they can change "
+    allow_side_effects: bool = Where(kind="capability", default=False, description="Allow POST, PUT, PATCH and DELETE (they can change "
                                      "things on the server). Off: GET and HEAD only.")
-    auth_header: str = Field("", max_length=100, pattern=r"^$|^[A-Za-z0-9-]{1,100}$",
+    auth_header: str = Where(kind="capability", default="", max_length=100, pattern=r"^$|^[A-Za-z0-9-]{1,100}$",
                              description="Header that carries a credential, e.g. Authorization.")
     auth_env: str = SecretRef("", description="Variable holding the credential for `auth_header` "
                               "(for Authorization, include the scheme: 'Bearer ...').")

@@ -25,10 +25,11 @@ from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from engine.fields import Where
 from engine.errors import PermanentError
 from engine.node import NodeConfig, SecretRef
 from nodes.support.paths import data_dir, resolve_path
-from nodes.support.sql_readonly import QueryRefused, _engine, _single_statement
+from nodes.support.sql_readonly import QueryRefused, _engine, _single_statement, with_password
 
 if TYPE_CHECKING:
     from engine.context import RunContext
@@ -202,10 +203,12 @@ def build_from_script(script: Path, folder: Path) -> Path:
 class DatabaseConfig(NodeConfig):
     """Where the database is: a URL (or a variable holding one), or a .sql script to build it from."""
 
-    url: str = Field("", max_length=2000, description="SQLAlchemy URL, e.g. sqlite:///data/shop.db (a "
+    url: str = Where(kind="database", default="", max_length=2000, description="SQLAlchemy URL, e.g. sqlite:///data/shop.db (a "
                      "sqlite path resolves inside the allowed folder) or postgresql://host/db.")
     url_env: str = SecretRef("", description="Variable holding the URL instead (when it has a password).")
-    script: str = Field("", max_length=4096, description="Or: a .sql file (inside the allowed folder) that "
+    password_env: str = SecretRef("", description="Variable holding the database password; `url` is written "
+                                  "without it (postgresql://app@db/shop) and the password is put in on connect.")
+    script: str = Where(kind="path", default="", max_length=4096, description="Or: a .sql file (inside the allowed folder) that "
                         "builds a SQLite database once in the data dir; it is then opened read-only.")
     max_rows: int = Field(50, ge=1, le=10_000, description="Rows returned at most per query.")
     timeout: float = Field(10.0, gt=0, le=600, description="Seconds a query may run.")
@@ -216,6 +219,8 @@ class DatabaseConfig(NodeConfig):
         if len(given) != 1:
             raise ValueError("set exactly one of url, url_env or script" + (f" (got {', '.join(given)})"
                                                                            if given else ""))
+        if self.password_env and not self.url:
+            raise ValueError("password_env goes with url (the URL written without its password)")
         return self
 
 
@@ -224,4 +229,6 @@ def open_database(config: DatabaseConfig, ctx: RunContext) -> ReadOnlyDatabase:
         path = build_from_script(resolve_path(config.script, field="script"), data_dir(ctx) / "sqldb")
         return ReadOnlyDatabase.built(path, max_rows=config.max_rows, timeout=config.timeout)
     url = ctx.secret(config.url_env, field="url_env") if config.url_env else config.url
+    if config.password_env:
+        url = with_password(url, ctx.secret(config.password_env, field="password_env"))
     return ReadOnlyDatabase(url, max_rows=config.max_rows, timeout=config.timeout)

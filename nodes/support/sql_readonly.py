@@ -31,6 +31,15 @@ def _single_statement(query: str) -> str:
     return body
 
 
+def with_password(url: str, password: str) -> str:
+    """`url` with `password` put in (the flow holds the URL without it, the password in a variable)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as err:
+        raise QueryRefused("config field 'url' is not a database URL", hint="e.g. postgresql://app@db/shop") from err
+    return parsed.set(password=password).render_as_string(hide_password=False)
+
+
 def _engine(url: str, timeout: float) -> Engine:
     try:
         parsed = make_url(url)

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
+from engine.fields import Where
+from engine.errors import PermanentError
 from engine.flow import Flow, load_flow
 from engine.node import NodeSpec, node
 from engine.plan import needs_value
@@ -83,9 +85,25 @@ def flow_tool(flow: Flow, *, name: str, description: str, timeout: float, regist
 
 class FlowToolConfig(ToolConfig):
     name: str = Field("run_flow", pattern=TOOL_NAME, description="The tool's name, as the model sees it.")
-    flow: str = Field(min_length=1, max_length=4096, description="A saved flow's id or name, or a flow "
+    flow: str = Where(kind="tool", min_length=1, max_length=4096, description="A saved flow's id or name, or a flow "
                       "file (.json) inside the allowed folder.")
     timeout: float = Field(120.0, gt=0, le=3600, description="Seconds one call of the flow may take.")
+    tweaks: dict[str, dict[str, Any]] = Where(
+        kind="tool", default_factory=dict, max_length=256,
+        description="Changes to the called flow for these calls: node id -> {field: value}; only fields "
+                    "that flow marks tweakable, never where data or credentials go.")
+
+
+def tweaked_flow(flow: Flow, tweaks: dict[str, dict[str, Any]], registry: Registry) -> Flow:
+    """The called flow with the tool's tweaks applied by the engine's one tweak gate."""
+    from engine.tweaks import apply_tweaks  # noqa: PLC0415
+
+    tweaked, issues = apply_tweaks(flow, tweaks, registry)
+    if issues:
+        raise PermanentError(f"config field 'tweaks': flow '{flow.id}' refuses them: "
+                             + "; ".join(str(i) for i in issues),
+                             hint="tweak only the fields the called flow marks tweakable")
+    return tweaked
 
 
 def find_flow(ref: str, ctx: RunContext) -> Flow:
@@ -106,10 +124,11 @@ def find_flow(ref: str, ctx: RunContext) -> Flow:
       outputs=[Port("tool", PortType.TOOL, "The flow as a tool, for agents.")],
       description="Turns a saved flow into a tool: its inputs become the arguments, its outputs the result.")
 def flow_tool_node(config: FlowToolConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
-    flow = find_flow(config.flow, ctx)
+    registry = registry_of(ctx)
+    flow = tweaked_flow(find_flow(config.flow, ctx), config.tweaks, registry)
     description = config.describe(flow.description or flow.name or f"Runs the flow '{flow.id}'.")
     return {"tool": gated(flow_tool(flow, name=config.name, description=description,
-                                    timeout=config.timeout, registry=registry_of(ctx)), ctx)}
+                                    timeout=config.timeout, registry=registry), ctx)}
 
 
 SPECS: tuple[NodeSpec, ...] = (flow_tool_node,)

@@ -147,31 +147,39 @@ def test_unknown_body_field_is_422(client: TestClient) -> None:
                                               "hint": ""}
 
 
-def test_tweaks_change_ordinary_fields_for_one_run(client: TestClient) -> None:
-    save(client, chain())
+def test_tweaks_change_fields_the_flow_marks_tweakable_for_one_run(client: TestClient) -> None:
+    flow = chain()
+    flow["nodes"][3]["tweakable"] = ["steps"]
+    save(client, flow)
     tweaked = run(client, inputs={"question": "What are flows?"}, tweaks={"clean": {"steps": [{"op": "upper"}]}})
     assert tweaked["outputs"] == {"answer": "FLOWS ARE JSON FILES."}
     assert client.get("/flows/chain").json()["flow"]["nodes"][3]["config"] == {"steps": [{"op": "strip"}]}
 
 
-def test_tweaks_refuse_secrets_addresses_unknowns_and_bad_values(client: TestClient) -> None:
-    save(client, piped("remote", ("test.remote", {})))
+def test_tweaks_refuse_secrets_addresses_unmarked_unknowns_and_bad_values(client: TestClient) -> None:
+    flow = piped("remote", ("test.remote", {}))
+    flow["nodes"][1]["tweakable"] = ["label"]
+    save(client, flow)
     r = client.post("/flows/remote/run", json={"inputs": {"question": "q"}, "tweaks": {
         "mid": {"api_key_env": "OTHER", "base_url": "http://evil.example", "nope": 1},
-        "ghost": {"x": 1}}})
+        "question": {"description": "x"}, "ghost": {"x": 1}}})
     assert r.status_code == 422
     assert r.json()["error"]["issues"] == [
-        {"code": "secret_field", "node": "mid", "port": None, "field": "config.api_key_env",
-         "message": "this field names a secret and cannot be changed per run",
-         "hint": "change it in the saved flow (an operator's decision)"},
-        {"code": "protected_field", "node": "mid", "port": None, "field": "config.base_url",
-         "message": "this field decides where the node sends its secret, so it cannot be changed per run",
-         "hint": "change it in the saved flow"},
+        {"code": "where_field", "node": "mid", "port": None, "field": "config.api_key_env",
+         "message": "config field 'api_key_env' decides where data or credentials go (secret), so no "
+                    "run may change it", "hint": "change it in the saved flow (an operator's decision)"},
+        {"code": "where_field", "node": "mid", "port": None, "field": "config.base_url",
+         "message": "config field 'base_url' decides where data or credentials go (url), so no run "
+                    "may change it", "hint": "change it in the saved flow (an operator's decision)"},
         {"code": "unknown_field", "node": "mid", "port": None, "field": "config.nope",
-         "message": "'test.remote' has no config field by this name",
+         "message": "tweak names config field 'nope', which 'test.remote' does not have",
          "hint": "fields are: api_key_env, base_url, label"},
-        {"code": "unknown_node", "node": "ghost", "port": None, "field": None,
-         "message": "tweaks name a node that is not in the flow", "hint": "nodes are: question, mid, answer"}]
+        {"code": "not_tweakable", "node": "question", "port": None, "field": "config.description",
+         "message": "config field 'description' is not tweakable in this flow",
+         "hint": "the flow's author can allow it: add \"tweakable\": [\"description\"] to node "
+                 "'question' in the flow file (or tick \"tweakable\" in the builder)"},
+        {"code": "unknown_node", "node": None, "port": None, "field": None,
+         "message": "tweaks name node 'ghost', which is not in the flow", "hint": "nodes are: question, mid, answer"}]
     outputs = run(client, "remote", inputs={"question": "q"}, tweaks={"mid": {"label": "x"}})["outputs"]
     assert outputs == {"answer": "x:q"}
     r = client.post("/flows/remote/run", json={"inputs": {"question": "q"}, "tweaks": {"mid": {"label": 5}}})

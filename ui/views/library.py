@@ -15,6 +15,7 @@ from ui.canvas_component import unapplied
 from ui.services import Services, examples, export_text, find_example, read_import
 from ui.views.common import CANVAS_KEY, keeper, plain, short
 from ui.workspace import Workspace, blank_flow, unique_flow_id
+from engine.validate import saving_issues
 
 IMPORT_KEY = "import_file"
 PENDING_OPEN = "pending_open"     # a target waiting for the user's answer in the dialog
@@ -282,13 +283,18 @@ def save(ws: Workspace, svc: Services) -> bool:
     """Save the working copy as a new version; a stale base is refused, never overwritten.
 
     A never-saved flow whose id is already taken gets a free id from its name first
-    (`my-flow-2`), so a second new flow is saved, not refused."""
+    (`my-flow-2`), so a second new flow is saved, not refused. The flow passes the same
+    gate as every other way of storing one (engine.validate.saving_issues)."""
+    problems = saving_issues(ws.flow, svc.registry)
+    if problems:
+        ws.note("error", f"Not saved: the flow has {len(problems)} problem(s); the first: {problems[0]}. "
+                         "Fix them (they are marked on the canvas) and save again.")
+        return False
     if ws.version is None and ws.flow.id in saved_ids(svc):
         old = ws.flow.id
         new = unique_flow_id(ws.flow.name or ws.flow.id, saved_ids(svc))
         ws.flow = ws.flow.model_copy(update={"id": new})
         ws.note("info", f"'{old}' is taken by a saved flow, so this one is saved as '{new}'")
-    problems = len(ws.issues(svc.registry))
     try:
         version = svc.store.save_flow(ws.flow, ws.version)
     except FlowExists as err:
@@ -303,7 +309,6 @@ def save(ws: Workspace, svc: Services) -> bool:
         ws.note("error", f"Not saved: {err}")
         return False
     ws.mark_saved(version)
-    extra = f" (with {problems} problem(s) left to fix before it can run)" if problems else ""
-    ws.note("success", f"saved '{ws.flow.id}' as version {version}{extra}")
+    ws.note("success", f"saved '{ws.flow.id}' as version {version}")
     return True
 
