@@ -373,8 +373,9 @@ def validate(flow: Flow, registry: Registry, *, secrets: SecretResolver | None =
 
 def saving_issues(flow: Flow, registry: Registry) -> list[Issue]:
     """The one gate before a flow is stored, whichever way (CLI `flows save`, API create, update
-    and import, the builder's Save): every problem that refuses it. Empty: it may be stored."""
-    return check(flow, registry)[1]
+    and import, the builder's Save): every problem that refuses it (warnings do not). Empty: it
+    may be stored."""
+    return errors(check(flow, registry)[1])
 
 
 def compile_flow(flow: Flow, registry: Registry) -> Plan:

@@ -167,19 +167,20 @@ def test_tweaks_refuse_secrets_addresses_unmarked_unknowns_and_bad_values(client
     assert r.json()["error"]["issues"] == [
         {"code": "where_field", "node": "mid", "port": None, "field": "config.api_key_env",
          "message": "config field 'api_key_env' decides where data or credentials go (secret), so no "
-                    "run may change it", "hint": "change it in the saved flow (an operator's decision)"},
+                    "run may change it", "hint": "change it in the saved flow (an operator's decision)", "severity": "error"},
         {"code": "where_field", "node": "mid", "port": None, "field": "config.base_url",
          "message": "config field 'base_url' decides where data or credentials go (url), so no run "
-                    "may change it", "hint": "change it in the saved flow (an operator's decision)"},
+                    "may change it", "hint": "change it in the saved flow (an operator's decision)", "severity": "error"},
         {"code": "unknown_field", "node": "mid", "port": None, "field": "config.nope",
          "message": "tweak names config field 'nope', which 'test.remote' does not have",
-         "hint": "fields are: api_key_env, base_url, label"},
+         "hint": "fields are: api_key_env, base_url, label", "severity": "error"},
         {"code": "not_tweakable", "node": "question", "port": None, "field": "config.description",
          "message": "config field 'description' is not tweakable in this flow",
          "hint": "the flow's author can allow it: add \"tweakable\": [\"description\"] to node "
-                 "'question' in the flow file (or tick \"tweakable\" in the builder)"},
+                 "'question' in the flow file (or tick \"tweakable\" in the builder)", "severity": "error"},
         {"code": "unknown_node", "node": None, "port": None, "field": None,
-         "message": "tweaks name node 'ghost', which is not in the flow", "hint": "nodes are: question, mid, answer"}]
+         "message": "tweaks name node 'ghost', which is not in the flow", "hint": "nodes are: question, mid, answer",
+         "severity": "error"}]
     outputs = run(client, "remote", inputs={"question": "q"}, tweaks={"mid": {"label": "x"}})["outputs"]
     assert outputs == {"answer": "x:q"}
     r = client.post("/flows/remote/run", json={"inputs": {"question": "q"}, "tweaks": {"mid": {"label": 5}}})
