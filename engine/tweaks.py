@@ -15,8 +15,8 @@ from typing import Any
 
 from engine.fields import where_kind
 from engine.flow import Flow, FlowNode
-from engine.registry import Registry
 from engine.issues import Issue
+from engine.registry import Registry
 from engine.validate import check
 
 Tweaks = Mapping[str, Mapping[str, Any]]

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from engine.context import SecretResolver, env_secret
 from engine.errors import ValidationFailed
-from engine.fields import config_problems, where_kind
+from engine.fields import config_problems, looks_like_key, where_kind
 from engine.flow import Edge, Flow, FlowNode
 from engine.issues import Issue, errors
 from engine.node import NodeConfig, NodeSpec
@@ -276,7 +276,8 @@ class _Checker:
         for node in self.nodes.values():
             for name in secret_fields(node.spec):
                 var = getattr(node.config, name, "")
-                if isinstance(var, str) and var and self.secrets(var) is None:
+                # A name that looks like a key is already an error, and is never quoted.
+                if isinstance(var, str) and var and not looks_like_key(var) and self.secrets(var) is None:
                     self.issues.append(Issue(
                         "secret_not_set", f"config field '{name}' names the secret '{var}', which is not set",
                         node.id, hint=f"export {var}=... in the environment that runs this flow",

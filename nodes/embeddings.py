@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import Field
 
-from engine.fields import Where
 from engine.context import RunContext
+from engine.fields import Where
 from engine.node import NodeConfig, NodeSpec, SecretRef, node
 from engine.ports import Port, PortType
 from nodes.support.embedders import CohereEmbedder, HashingEmbedder, OpenAIEmbedder, SentenceTransformerEmbedder, shared
@@ -38,7 +38,8 @@ def hashing_node(config: HashingConfig, inputs: dict[str, Any], ctx: RunContext)
 class OpenAIConfig(NodeConfig):
     model: str = Field("text-embedding-3-small", min_length=1, max_length=200, description="Embedding model name.")
     api_key_env: str = SecretRef("OPENAI_API_KEY", description="Environment variable holding the API key.")
-    base_url: str = Where(kind="url", default="", max_length=500, description="OpenAI-compatible server URL; empty for OpenAI.")
+    base_url: str = Where(kind="url", default="", max_length=500,
+                          description="OpenAI-compatible server URL; empty for OpenAI.")
     dimensions: int | None = Field(None, ge=1, le=8192, description="Shorten vectors (text-embedding-3 models).")
     batch_size: int = Field(256, ge=1, le=2048, description="Texts per request.")
     timeout: float = Field(60.0, gt=0, le=600, description="Seconds per request.")

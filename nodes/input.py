@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, field_validator
 
-from engine.fields import Where
 from engine.errors import FlowInputError
+from engine.fields import Where
 from engine.node import FlowInputConfig, NodeSpec, node
 from engine.ports import Port, PortType
 from nodes.support import readers

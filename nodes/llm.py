@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from engine.fields import Where
 from engine.errors import PermanentError
+from engine.fields import Where
 from engine.node import NodeConfig, node
 from engine.ports import Port, PortType
 from nodes.support.messages import Message, as_messages

@@ -16,8 +16,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from engine.fields import Where
 from engine.context import RunContext
+from engine.fields import Where
 from engine.node import NodeConfig, NodeSpec, SecretRef, node
 from engine.ports import Port, PortType
 from nodes.support import readers
@@ -52,10 +52,12 @@ def text_node(config: TextConfig, inputs: dict[str, Any], ctx: RunContext) -> di
 
 
 class DirectoryConfig(NodeConfig):
-    path: str = Where(kind="path", default="docs", min_length=1, max_length=4096, description="Folder, relative to the allowed folder.")
+    path: str = Where(kind="path", default="docs", min_length=1, max_length=4096,
+                      description="Folder, relative to the allowed folder.")
     glob: str = Where(kind="path", default="**/*", min_length=1, max_length=500,
                       description="Which files to load, e.g. '**/*.md' ('**' recurses).")
-    exclude: list[str] = Where(kind="path", default=[], max_length=100, description="Glob patterns (relative to the folder) to skip.")
+    exclude: list[str] = Where(kind="path", default=[], max_length=100,
+                               description="Glob patterns (relative to the folder) to skip.")
     encoding: str = Encoding
     max_files: int = Field(10_000, ge=1, le=100_000, description="Refuse folders with more matching files.")
     skip_errors: bool = Field(False, description="Skip unreadable files (reported in the trace) instead of failing.")
@@ -122,7 +124,8 @@ def csv_node(config: CsvConfig, inputs: dict[str, Any], ctx: RunContext) -> dict
 
 
 class JsonConfig(NodeConfig):
-    path: str = Where(kind="path", default="data.json", min_length=1, max_length=4096, description="JSON or JSONL path.")
+    path: str = Where(kind="path", default="data.json", min_length=1, max_length=4096,
+                      description="JSON or JSONL path.")
     records_path: str = Field("", max_length=500, description="Dot path to the list of records, e.g. 'data.items'.")
     text_field: str = Field("", max_length=500, description="Dot path of the text in a record (empty: whole record).")
     metadata_fields: list[str] = Field([], max_length=200, description="Dot paths copied into metadata.")
@@ -201,7 +204,8 @@ def sql_node(config: SqlConfig, inputs: dict[str, Any], ctx: RunContext) -> dict
 
 class AutoConfig(NodeConfig):
     path: str = Where(kind="path", default="docs", min_length=1, max_length=4096, description="A file or a folder.")
-    glob: str = Where(kind="path", default="**/*", min_length=1, max_length=500, description="For a folder: which files.")
+    glob: str = Where(kind="path", default="**/*", min_length=1, max_length=500,
+                      description="For a folder: which files.")
     use_unstructured: bool = Field(True, description="For formats without a built-in reader (.doc, .ppt, "
                                    ".rtf, .epub, .odt, ...): use `unstructured` when it is installed (the "
                                    "documents extra). PDF, HTML, DOCX, PPTX and XLSX never go through it.")

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from engine.fields import Where
 from engine.errors import PermanentError
+from engine.fields import Where
 from engine.node import NodeConfig, NodeSpec, RunFunction, node
 from engine.ports import Port, PortType
 from nodes.support.chat_memory.kinds import (

@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator
 
-from engine.fields import Where
 from engine.context import RunContext
+from engine.fields import Where
 from engine.node import NodeConfig, NodeSpec, SecretRef, node
 from engine.ports import Port, PortType
 from nodes.support.documents import as_documents
@@ -23,9 +23,11 @@ from nodes.support.vector_store import ChromaStore, Hnsw, Space, UpsertStats, cl
 
 
 class ChromaConfig(NodeConfig):
-    collection: str = Where(kind="database", default="documents", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,126}[A-Za-z0-9]$",
+    collection: str = Where(kind="database", default="documents",
+                            pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{1,126}[A-Za-z0-9]$",
                             description="Collection (namespace) name: 3-128 letters, digits, . _ -")
-    url: str = Where(kind="url", default="", max_length=2000, description="Chroma server URL (http://host:8000); empty = embedded.")
+    url: str = Where(kind="url", default="", max_length=2000,
+                     description="Chroma server URL (http://host:8000); empty = embedded.")
     token_env: str = SecretRef("", description="Variable holding the server's auth token, if it needs one.")
     folder: str = Where(kind="path", default="chroma", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$",
                         description="Embedded store folder inside the chainloom data dir.")
@@ -81,8 +83,10 @@ def chroma_node(config: ChromaConfig, inputs: dict[str, Any], ctx: RunContext) -
 
 
 class DeleteConfig(NodeConfig):
-    source: str = Where(kind="capability", default="", max_length=4096, description="Delete every chunk of this source.")
-    where: dict[str, Any] | None = Where(kind="capability", default=None, description="Or: delete chunks matching this metadata filter.")
+    source: str = Where(kind="capability", default="", max_length=4096,
+                        description="Delete every chunk of this source.")
+    where: dict[str, Any] | None = Where(kind="capability", default=None,
+                                         description="Or: delete chunks matching this metadata filter.")
 
 
 @node("vectorstore.delete", title="Delete from vector store", config=DeleteConfig, side_effects=True,

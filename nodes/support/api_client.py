@@ -38,9 +38,11 @@ class HttpSettings(NodeConfig):
     allowed_hosts: list[str] = Where(kind="host", default_factory=list, max_length=100,
                                      description="Hosts the tool may call (e.g. api.example.com). Empty = "
                                      "every request is refused.")
-    base_url: str = Where(kind="url", default="", max_length=2000, description="Relative paths from the model are joined to "
+    base_url: str = Where(kind="url", default="", max_length=2000,
+                          description="Relative paths from the model are joined to "
                           "this URL (e.g. https://api.example.com/v1/).")
-    allow_side_effects: bool = Where(kind="capability", default=False, description="Allow POST, PUT, PATCH and DELETE (they can change "
+    allow_side_effects: bool = Where(kind="capability", default=False,
+                                     description="Allow POST, PUT, PATCH and DELETE (they can change "
                                      "things on the server). Off: GET and HEAD only.")
     auth_header: str = Where(kind="capability", default="", max_length=100, pattern=r"^$|^[A-Za-z0-9-]{1,100}$",
                              description="Header that carries a credential, e.g. Authorization.")

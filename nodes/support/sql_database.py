@@ -25,8 +25,8 @@ from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine.fields import Where
 from engine.errors import PermanentError
+from engine.fields import Where
 from engine.node import NodeConfig, SecretRef
 from nodes.support.paths import data_dir, resolve_path
 from nodes.support.sql_readonly import QueryRefused, _engine, _single_statement, with_password
@@ -203,12 +203,14 @@ def build_from_script(script: Path, folder: Path) -> Path:
 class DatabaseConfig(NodeConfig):
     """Where the database is: a URL (or a variable holding one), or a .sql script to build it from."""
 
-    url: str = Where(kind="database", default="", max_length=2000, description="SQLAlchemy URL, e.g. sqlite:///data/shop.db (a "
+    url: str = Where(kind="database", default="", max_length=2000,
+                     description="SQLAlchemy URL, e.g. sqlite:///data/shop.db (a "
                      "sqlite path resolves inside the allowed folder) or postgresql://host/db.")
     url_env: str = SecretRef("", description="Variable holding the URL instead (when it has a password).")
     password_env: str = SecretRef("", description="Variable holding the database password; `url` is written "
                                   "without it (postgresql://app@db/shop) and the password is put in on connect.")
-    script: str = Where(kind="path", default="", max_length=4096, description="Or: a .sql file (inside the allowed folder) that "
+    script: str = Where(kind="path", default="", max_length=4096,
+                        description="Or: a .sql file (inside the allowed folder) that "
                         "builds a SQLite database once in the data dir; it is then opened read-only.")
     max_rows: int = Field(50, ge=1, le=10_000, description="Rows returned at most per query.")
     timeout: float = Field(10.0, gt=0, le=600, description="Seconds a query may run.")

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from engine.fields import Where
 from engine.errors import PermanentError
+from engine.fields import Where
 from engine.flow import Flow, load_flow
 from engine.node import NodeSpec, node
 from engine.plan import needs_value

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, ValidationError
 
-from engine.fields import Where
 from engine.errors import PermanentError
+from engine.fields import Where
 from engine.flow import Flow, parse_flow
 from engine.node import NodeSpec, node
 from engine.ports import Port, PortType
@@ -29,7 +29,8 @@ _PORT_ARGS = {PortType.TEXT: ("input.text", {"type": "string"}), PortType.JSON: 
 
 class NodeToolConfig(ToolConfig):
     name: str = Field("run_node", pattern=TOOL_NAME, description="The tool's name, as the model sees it.")
-    node_type: str = Where(kind="node_type", min_length=3, max_length=100, pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$",
+    node_type: str = Where(kind="node_type", min_length=3, max_length=100,
+                           pattern=r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$",
                            description="The node type to expose, e.g. transform.text or llm.chat.")
     node_config: dict[str, Any] = Where(kind="tool", default_factory=dict, description="That node's config.")
     result: str = Field("", max_length=64, description="The output port returned (empty = all outputs).")

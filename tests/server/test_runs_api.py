@@ -167,10 +167,12 @@ def test_tweaks_refuse_secrets_addresses_unmarked_unknowns_and_bad_values(client
     assert r.json()["error"]["issues"] == [
         {"code": "where_field", "node": "mid", "port": None, "field": "config.api_key_env",
          "message": "config field 'api_key_env' decides where data or credentials go (secret), so no "
-                    "run may change it", "hint": "change it in the saved flow (an operator's decision)", "severity": "error"},
+                    "run may change it", "hint": "change it in the saved flow (an operator's decision)",
+         "severity": "error"},
         {"code": "where_field", "node": "mid", "port": None, "field": "config.base_url",
          "message": "config field 'base_url' decides where data or credentials go (url), so no run "
-                    "may change it", "hint": "change it in the saved flow (an operator's decision)", "severity": "error"},
+                    "may change it", "hint": "change it in the saved flow (an operator's decision)",
+         "severity": "error"},
         {"code": "unknown_field", "node": "mid", "port": None, "field": "config.nope",
          "message": "tweak names config field 'nope', which 'test.remote' does not have",
          "hint": "fields are: api_key_env, base_url, label", "severity": "error"},

@@ -42,14 +42,16 @@ class ScriptedReply(NodeConfig):
 
 class ModelConfig(NodeConfig):
     provider: Provider = Where(
-        kind="provider", default="offline", description="offline: built-in extractive model, no key or download; scripted: replays "
+        kind="provider", default="offline",
+description="offline: built-in extractive model, no key or download; scripted: replays "
         "`responses` (tests, demos); openai: OpenAI, or any OpenAI-compatible server (Ollama, llama.cpp, "
         "vLLM, LM Studio) at `base_url`; cohere: Cohere chat; auto: the first configured of "
         "OPENAI_API_KEY, COHERE_API_KEY, CHAINLOOM_LLM_BASE_URL, else offline.")
     model: str = Field("", max_length=200, description=f"Model name; empty means the provider's default "
                        f"({DEFAULT_OPENAI_MODEL} for openai, {DEFAULT_COHERE_MODEL} for cohere). Local "
                        "servers need their own model name, e.g. llama3.2 for Ollama.")
-    base_url: str = Where(kind="url", default="", max_length=2000, description="Another endpoint: empty means the provider's "
+    base_url: str = Where(kind="url", default="", max_length=2000,
+                          description="Another endpoint: empty means the provider's "
                           "own. OpenAI-compatible servers: Ollama http://localhost:11434/v1, llama.cpp "
                           "http://localhost:8080/v1, vLLM http://localhost:8000/v1, LM Studio "
                           "http://localhost:1234/v1.")
