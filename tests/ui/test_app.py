@@ -141,8 +141,12 @@ def test_the_empty_canvas_offers_templates_and_examples_not_a_problem(home: Path
 
 
 def test_new_flows_get_unique_ids_from_their_name_so_the_second_one_saves(home: Path) -> None:
+    """(Save refuses an invalid flow, as every way of storing one does: these flows are valid.)"""
     at = start()
-    send(at, [{"op": "add_node", "id": "text", "type": "input.text", "position": [0, 0]}])
+    valid = [{"op": "add_node", "id": "text", "type": "input.text", "position": [0, 0]},
+             {"op": "add_node", "id": "out", "type": "output.text", "position": [300, 0]}]
+    wire = [{"op": "connect", "from": "text.text", "to": "out.value"}]
+    send(at, valid, wire)
     at.button(key="save").click().run()
     assert "saved 'untitled-flow' as version 1" in texts(at)
     second = start(browser="otherbrowser02")
@@ -151,7 +155,7 @@ def test_new_flows_get_unique_ids_from_their_name_so_the_second_one_saves(home: 
     select(second, None)
     second.text_input(key=f"p:{ws.form_gen}:flow:name:untitled-flow-2").set_value("My flow").run()
     assert ws.flow.id == "my-flow" and ws.flow.name == "My flow"
-    send(second, [{"op": "add_node", "id": "text", "type": "input.text", "position": [0, 0]}])
+    send(second, valid, wire)
     second.button(key="save").click().run()
     assert "saved 'my-flow' as version 1" in texts(second)
     assert [f.id for f in open_store(home).list_flows()] == ["my-flow", "untitled-flow"]
@@ -293,6 +297,7 @@ def test_every_change_is_a_draft_that_a_reload_restores(home: Path) -> None:
     assert ws.version == 1 and ws.dirty and "restored your unsaved changes to 'qa'" in texts(reloaded)
     elsewhere = start(browser="anotherbrowser", flow="qa")   # drafts are per browser
     assert ws_of(elsewhere).flow.node("transform") is None
+    send(reloaded, [{"op": "connect", "from": "llm.text", "to": "transform.text"}])  # valid, so it saves
     reloaded.button(key="save").click().run()
     assert start(flow="qa").session_state[WS_KEY].dirty is False   # saved: the draft is gone
 

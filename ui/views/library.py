@@ -11,11 +11,11 @@ import streamlit as st
 
 from engine.errors import ChainloomError, FlowExists, FlowLoadError, StaleVersion
 from engine.flow import dumps_flow, parse_flow
+from engine.validate import saving_issues
 from ui.canvas_component import unapplied
 from ui.services import Services, examples, export_text, find_example, read_import
 from ui.views.common import CANVAS_KEY, keeper, plain, short
 from ui.workspace import Workspace, blank_flow, unique_flow_id
-from engine.validate import saving_issues
 
 IMPORT_KEY = "import_file"
 PENDING_OPEN = "pending_open"     # a target waiting for the user's answer in the dialog
