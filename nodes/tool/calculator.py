@@ -6,6 +6,14 @@ named functions and constants), and the tree is walked by hand. Powers, integer
 sizes, expression length and tree size are bounded, so `9**9**9` or a
 thousand-digit factorial is refused instead of eating the machine. `^` means
 power, as people (and models) often write it.
+
+Every allowed operation is bounded by its arguments' size, so one evaluation
+costs microseconds whatever the model writes: literals are at most MAX_CHARS
+characters (and finite); integers at most MAX_INT_BITS bits before and after each
+step; `**` is checked before it runs (exponent and result size); `round`'s digits
+argument is bounded (a huge negative one would build 10**n); the float functions
+convert to a float first (OverflowError, not work); factorial, comb, perm, shifts,
+bit operations and sequences are not offered at all.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ MAX_CHARS = 500
 MAX_NODES = 200
 MAX_EXPONENT = 10_000
 MAX_INT_BITS = 4096  # about 1,233 decimal digits
+MAX_ROUND_DIGITS = 1300  # round(x, -n) builds 10**n: bounded like any other integer
 Number = int | float
 
 _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
@@ -76,7 +85,9 @@ def evaluate(expression: str) -> Number:
 def _eval(node: ast.expr) -> Number:
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, int | float):
-            raise CalculationError(f"only numbers are allowed, not {node.value!r}")
+            raise CalculationError(f"only numbers are allowed, not {str(node.value)[:40]!r}")
+        if isinstance(node.value, float) and not math.isfinite(node.value):
+            raise CalculationError("the number is too large to be a finite value")
         return _bounded(node.value)
     if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         left, right = _eval(node.left), _eval(node.right)
@@ -100,9 +111,17 @@ def _call(node: ast.Call) -> Number:
     if node.keywords or not node.args or len(node.args) > 8:
         raise CalculationError(f"{node.func.id}() takes 1 to 8 plain arguments")
     args = [_eval(a) for a in node.args]
-    if node.func.id == "round" and len(args) == 2 and not isinstance(args[1], int):
-        raise CalculationError("round()'s second argument must be a whole number")
+    if node.func.id == "round" and len(args) == 2:
+        _check_round_digits(args[1])
     return _bounded(_FUNCTIONS[node.func.id](*args))
+
+
+def _check_round_digits(digits: Number) -> None:
+    if not isinstance(digits, int):
+        raise CalculationError("round()'s second argument must be a whole number")
+    if abs(digits) > MAX_ROUND_DIGITS:
+        raise CalculationError(f"round()'s second argument {digits} is beyond the limit of "
+                               f"±{MAX_ROUND_DIGITS} digits")
 
 
 def _check_power(base: Number, exponent: Number) -> None:
