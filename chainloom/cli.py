@@ -151,7 +151,39 @@ def cmd_run(args: argparse.Namespace, term: Term) -> int:
     from engine.trace import wait_for_traces  # noqa: PLC0415
 
     wait_for_traces()  # the trace file is complete before the command returns
-    return report_run(result, view, args, term)
+    code = report_run(result, view, args, term)
+    if getattr(args, "own_process", False):
+        exit_if_work_lingers(code, term)
+    return code
+
+
+LINGER_GRACE = 3.0  # seconds for interrupted nodes to notice before the process leaves them
+
+
+def exit_if_work_lingers(code: int, term: Term) -> None:
+    """After a stopped run, a node that could not be interrupted must not keep the process alive.
+
+    Interrupted work (a SQLite query, a killed subprocess) ends within the grace period;
+    anything still running then is abandoned: the run's record and trace are already
+    written, so the process flushes its output and exits at once with the run's code.
+    """
+    import time  # noqa: PLC0415
+
+    from engine.node_run import blocking_work_in_flight  # noqa: PLC0415
+
+    deadline = time.monotonic() + LINGER_GRACE
+    while blocking_work_in_flight() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not blocking_work_in_flight():
+        return
+    from engine.recording import flush_recordings  # noqa: PLC0415
+
+    flush_recordings()
+    term.line(f"note: {blocking_work_in_flight()} node call(s) could not be interrupted; exiting "
+              "without waiting for them", err=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def report_run(result: RunResult, view: RunView, args: argparse.Namespace, term: Term) -> int:
@@ -327,7 +359,10 @@ def positive_float(text: str) -> float:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command. Called without `argv` (the console script) it is its own process, which
+    may exit at once after a stopped run rather than wait for work it could not interrupt."""
     args = build_parser().parse_args(argv)
+    args.own_process = argv is None
     term = Term.default()
     from engine.errors import ChainloomError  # noqa: PLC0415
 

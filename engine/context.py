@@ -89,6 +89,9 @@ class RunContext:
         self._secrets = secrets
         self._redactor = redactor
         self._cancelled = cancelled
+        self._stopped = False
+        self._on_stop: list[Callable[[], None]] = []
+        self._stop_lock = threading.Lock()
         self.usage_record: dict[str, Any] = {}
         self.approval = approval  # the node's policy.require_approval
         self._clock = clock  # time spent waiting for a person does not count against the run
@@ -164,5 +167,26 @@ class RunContext:
 
     @property
     def cancelled(self) -> bool:
-        """True once the run was stopped; long-running sync code should check it."""
-        return self._cancelled.is_set()
+        """True once the run or this node was stopped; long-running sync code should check it."""
+        return self._stopped or self._cancelled.is_set()
+
+    def on_stop(self, interrupt: Callable[[], None]) -> None:
+        """Call `interrupt` (from another thread) if this node is stopped while it works:
+        its time limit passed, or the run timed out or was cancelled. A blocking node
+        registers how to end its work, e.g. a database connection's interrupt()."""
+        with self._stop_lock:
+            if not self._stopped:
+                self._on_stop.append(interrupt)
+                return
+        interrupt()
+
+    def stop(self) -> None:
+        """The engine gave up on this attempt: interrupt its work (each callback once)."""
+        with self._stop_lock:
+            self._stopped = True
+            callbacks, self._on_stop = self._on_stop, []
+        for interrupt in callbacks:
+            try:
+                interrupt()
+            except Exception:  # noqa: BLE001 - an interrupt that fails must not hide the stop
+                pass

@@ -41,6 +41,27 @@ def shared_executor() -> ThreadPoolExecutor:
         return _SHARED_POOL
 
 
+_IN_FLIGHT = 0  # blocking node calls running in pool threads, across all runs of this process
+
+
+def _tracked(fn: Any, *args: Any) -> Any:
+    """Run a blocking node function, counted while it runs (see `blocking_work_in_flight`)."""
+    global _IN_FLIGHT
+    with _POOL_LOCK:
+        _IN_FLIGHT += 1
+    try:
+        return fn(*args)
+    finally:
+        with _POOL_LOCK:
+            _IN_FLIGHT -= 1
+
+
+def blocking_work_in_flight() -> int:
+    """How many blocking node calls are still running: after a run stopped, the ones that
+    could not be interrupted. A command-line process exits without waiting for them."""
+    return _IN_FLIGHT
+
+
 class NodeCache(Protocol):
     def get(self, key: str) -> dict[str, Any] | None: ...
     def put(self, key: str, outputs: dict[str, Any]) -> None: ...
@@ -225,16 +246,20 @@ class NodeRunner:
             work: Any = spec.run(node.config, inputs, ctx)
         elif spec.blocking:
             pool = self.scope.executor or shared_executor()
-            work = asyncio.get_running_loop().run_in_executor(pool, spec.run, node.config, inputs, ctx)
+            work = asyncio.get_running_loop().run_in_executor(pool, _tracked, spec.run, node.config, inputs, ctx)
         else:
             return spec.run(node.config, inputs, ctx)
-        if node.policy.timeout is None:
-            return await work
         try:
+            if node.policy.timeout is None:
+                return await work
             return await asyncio.wait_for(work, node.policy.timeout)
         except TimeoutError as err:
+            ctx.stop()  # the work itself is interrupted, not only abandoned
             raise NodeTimeout(node.id, spec.type, f"took longer than its {node.policy.timeout}s limit",
                               hint="raise policy.timeout for this node, or make it faster") from err
+        except asyncio.CancelledError:
+            ctx.stop()  # the run timed out, failed elsewhere or was cancelled
+            raise
 
     def context(self, node: PlannedNode, attempt: int) -> RunContext:
         scope = self.scope

@@ -189,14 +189,20 @@ _READ_ONLY_START = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
 @node("loader.sql", title="SQL query", config=SqlConfig, cacheable=False,
       outputs=_OUT, description="Runs one read-only SELECT and makes a document per row.")
 def sql_node(config: SqlConfig, inputs: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
-    from nodes.support.sql_readonly import read_only_rows, with_password  # noqa: PLC0415
+    from nodes.support.sql_database import ReadOnlyDatabase  # noqa: PLC0415
+    from nodes.support.sql_readonly import with_password  # noqa: PLC0415
 
     url = ctx.secret(config.url_env, field="url_env") if config.url_env else config.url
     if config.password_env:
         url = with_password(url, ctx.secret(config.password_env, field="password_env"))
     if not _READ_ONLY_START.match(config.query):
         raise LoadError("config field 'query' must be a single SELECT (or WITH ... SELECT) statement")
-    rows = read_only_rows(url, config.query, max_rows=config.max_rows, timeout=config.timeout)
+    db = ReadOnlyDatabase(url, max_rows=config.max_rows, timeout=config.timeout)
+    ctx.on_stop(db.interrupt)  # a node or run time limit stops the query itself
+    try:
+        rows = db.query(config.query).as_dicts()
+    finally:
+        db.close()
     shown = "sql:" + config.query.strip()[:200]
     return {"documents": readers.rows_to_documents(rows, shown, config.content_columns,
                                                    config.metadata_columns)}

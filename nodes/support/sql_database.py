@@ -80,6 +80,8 @@ class ReadOnlyDatabase:
         self.max_rows = max_rows
         self.timeout = timeout
         self._deadline = float("inf")
+        self._interrupted = False
+        self._running: Any = None  # the DBAPI connection of the statement running now
         self.engine: Engine = engine or _engine(url, timeout)
         self._guard_time(self.engine)
 
@@ -99,7 +101,8 @@ class ReadOnlyDatabase:
         if dialect == "sqlite":
             def _on_connect(dbapi_conn: Any, _record: Any) -> None:
                 dbapi_conn.execute("PRAGMA query_only = ON")
-                dbapi_conn.set_progress_handler(lambda: int(time.monotonic() > self._deadline), 10_000)
+                dbapi_conn.set_progress_handler(
+                    lambda: int(self._interrupted or time.monotonic() > self._deadline), 10_000)
             event.listen(engine, "connect", _on_connect)
             return
         setting = {"postgresql": f"SET LOCAL statement_timeout = {ms}",
@@ -107,17 +110,33 @@ class ReadOnlyDatabase:
         if setting:
             event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(setting))
 
+    def interrupt(self) -> None:
+        """Stop the statement running now, from any thread (the node's time limit or the run's
+        passed): SQLite's progress handler ends it, other drivers get their cancel()."""
+        self._interrupted = True
+        running = self._running
+        cancel = getattr(running, "interrupt", None) or getattr(running, "cancel", None)
+        if callable(cancel):
+            try:
+                cancel()
+            except Exception:  # noqa: BLE001 - the connection may be closing already
+                pass
+
     def _read(self, work: Any) -> Any:
+        if self._interrupted:
+            raise QueryRefused("the query was stopped before it started")
         self._deadline = time.monotonic() + self.timeout
         try:
             with self.engine.connect() as conn:
                 trans = conn.begin()
+                self._running = conn.connection.dbapi_connection
                 try:
                     return work(conn)
                 finally:
+                    self._running = None
                     trans.rollback()
         except SQLAlchemyError as err:
-            raise _query_error(err, self.timeout) from err
+            raise _query_error(err, self.timeout, stopped=self._interrupted) from err
         finally:
             self._deadline = float("inf")
 
@@ -163,9 +182,13 @@ def _describe(conn: Connection, table: str, sample_rows: int) -> str:
     return out
 
 
-def _query_error(err: SQLAlchemyError, timeout: float) -> PermanentError:
+def _query_error(err: SQLAlchemyError, timeout: float, *, stopped: bool = False) -> PermanentError:
     message = str(getattr(err, "orig", None) or err).splitlines()[0]
-    if "interrupted" in message.lower() or "statement timeout" in message.lower():
+    if stopped:
+        return QueryRefused("the query was stopped: the node's or the run's time limit passed, or the "
+                            "run was cancelled")
+    if "interrupted" in message.lower() or "statement timeout" in message.lower() \
+            or "canceling statement" in message.lower():
         return QueryRefused(f"the query ran longer than {timeout:g}s and was stopped",
                             hint="ask for fewer rows, or add a WHERE clause")
     return PermanentError(f"query failed: {message}", hint="the connection is read-only; check table and "
@@ -229,8 +252,12 @@ class DatabaseConfig(NodeConfig):
 def open_database(config: DatabaseConfig, ctx: RunContext) -> ReadOnlyDatabase:
     if config.script:
         path = build_from_script(resolve_path(config.script, field="script"), data_dir(ctx) / "sqldb")
-        return ReadOnlyDatabase.built(path, max_rows=config.max_rows, timeout=config.timeout)
+        built = ReadOnlyDatabase.built(path, max_rows=config.max_rows, timeout=config.timeout)
+        ctx.on_stop(built.interrupt)
+        return built
     url = ctx.secret(config.url_env, field="url_env") if config.url_env else config.url
     if config.password_env:
         url = with_password(url, ctx.secret(config.password_env, field="password_env"))
-    return ReadOnlyDatabase(url, max_rows=config.max_rows, timeout=config.timeout)
+    db = ReadOnlyDatabase(url, max_rows=config.max_rows, timeout=config.timeout)
+    ctx.on_stop(db.interrupt)
+    return db

@@ -85,7 +85,7 @@ def evaluate(expression: str) -> Number:
 def _eval(node: ast.expr) -> Number:
     if isinstance(node, ast.Constant):
         if isinstance(node.value, bool) or not isinstance(node.value, int | float):
-            raise CalculationError(f"only numbers are allowed, not {str(node.value)[:40]!r}")
+            raise CalculationError(f"only numbers are allowed, not {repr(node.value)[:40]}")
         if isinstance(node.value, float) and not math.isfinite(node.value):
             raise CalculationError("the number is too large to be a finite value")
         return _bounded(node.value)
