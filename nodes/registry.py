@@ -23,7 +23,7 @@ from engine.registry import Registry
 from nodes.plugins import Plugin, Source, discover, load_plugins
 
 FAMILIES: tuple[str, ...] = (
-    "agent", "chain", "combine", "embeddings", "flow", "input", "llm", "loader", "memory", "output",
+    "agent", "chain", "code", "combine", "embeddings", "flow", "input", "llm", "loader", "memory", "output",
     "parser", "prompt", "retriever", "router", "splitter", "tool", "transform", "vectorstore",
 )
 

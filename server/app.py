@@ -94,6 +94,10 @@ def create_app(settings: Settings | None = None, *, registry: Registry | None = 
         from nodes.registry import default_registry  # noqa: PLC0415 - the whole catalog loads on first use
 
         registry = default_registry()
+    if settings.enable_code:
+        from nodes.code import enable_code  # noqa: PLC0415 - only servers that allow code need it
+
+        enable_code()
     own_store = store is None
     store = store or connect_store(settings.url)
     create_tables(store.engine)

@@ -61,6 +61,7 @@ class Settings:
     lease_seconds: float = 0.0        # 0: $CHAINLOOM_LEASE_SECONDS, else 30 (a run's claim without heartbeat)
     traces: bool = False              # also write <home>/traces/<run>.jsonl (the store records anyway)
     public_docs: bool = True          # /docs, /redoc and /openapi.json need no key
+    enable_code: bool = False         # allow code.python nodes (sandboxed user code); off by default
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
