@@ -165,7 +165,7 @@ def test_a_flow_stored_before_the_rule_is_shown_and_exported_masked(client: Test
     code, out, _ = cli(capsys, "flows", "export", "legacy")
     assert code == 0 and PASSWORD not in out and "http://***@h/v1" in out
     code, out, err = cli(capsys, "validate", "legacy")
-    assert code == 1 and PASSWORD not in out + err
+    assert code == 2 and PASSWORD not in out + err  # the flow cannot run: exit 2
 
 
 def test_python_api_refuses_a_flow_with_credentials(home: Path, tmp_path: Path) -> None:
