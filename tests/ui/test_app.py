@@ -518,3 +518,20 @@ def test_a_call_waiting_for_approval_is_approved_or_rejected_in_the_run_panel(
     assert seen.startswith(f"the call {SHOWN} was rejected by ")
     assert seen.endswith(" in the UI: not from the UI test")
     assert store.get_run(live.run_id).status == "succeeded"
+
+
+# ---------------------------------------------------------------- hardening (issue 13)
+def test_tweakable_checkboxes_mark_ordinary_fields_and_refuse_where_fields(home: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CHAINLOOM_ENABLE_CODE", raising=False)
+    at = start(example="qa")
+    ws = ws_of(at)
+    select(at, "llm")
+    at.checkbox(key=f"p:{ws.form_gen}:llm:tweak:temperature").check().run()
+    assert ws.flow.node("llm").tweakable == ["temperature"]  # type: ignore[union-attr]
+    for where in ("provider", "base_url", "api_key_env"):
+        box = at.checkbox(key=f"p:{ws.form_gen}:llm:tweak:{where}")
+        assert box.disabled and "Never tweakable" in (box.help or "")
+    send(at, [{"op": "add_node", "id": "fn", "type": "code.python", "position": [0, 400]},
+              {"op": "select", "id": "fn", "panel": "properties"}])
+    assert "code.python is disabled here" in texts(at) and "CHAINLOOM_ENABLE_CODE=1" in texts(at)

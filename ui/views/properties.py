@@ -10,6 +10,7 @@ from typing import Any
 import streamlit as st
 from pydantic import BaseModel
 
+from engine.fields import where_kind
 from engine.flow import FlowNode, NodePolicy
 from engine.node import NodeSpec
 from ui.forms import (
@@ -101,6 +102,8 @@ def node_panel(ws: Workspace, svc: Services, fnode: FlowNode) -> None:
     title = fnode.config.get("name") if io_role else fnode.name
     st.markdown(f"#### {plain(title or (spec.title if spec else fnode.id))}")
     st.caption(f"`{fnode.type}` · id `{fnode.id}`" + (f" — {spec.description}" if spec else " — unknown type"))
+    if fnode.type == "code.python":
+        _code_switch()
     if not io_role:   # an input/output node is labelled by its input/output name (one field, below)
         c1, c2 = st.columns(2)
         c1.text_input("Label", fnode.name, key=_key(ws, fnode.id, "name"), on_change=_rename, args=(ws, fnode.id),
@@ -112,6 +115,7 @@ def node_panel(ws: Workspace, svc: Services, fnode: FlowNode) -> None:
     _connections(ws, svc, fnode, spec)
     if spec is not None:
         _policy(ws, fnode, spec)
+        _tweakable(ws, fnode, spec)
     if io_role:
         st.text_input("Node id", fnode.id, key=_key(ws, fnode.id, "id"), on_change=_change_id,
                       args=(ws, fnode.id), help="Edges refer to this id; changing it rewrites them")
@@ -286,6 +290,40 @@ def _apply_policy(ws: Workspace, node_id: str) -> None:
     error = ws.set_policy(node_id, values)
     if error:
         ws.note("error", f"policy of '{node_id}': {error}")
+
+
+# ---------------------------------------------------------------- tweakable
+def _tweakable(ws: Workspace, fnode: FlowNode, spec: NodeSpec) -> None:
+    """Which fields a caller may change for one run (API `tweaks`, `run --tweak`); none unless ticked.
+    Fields that decide where data or credentials go are shown, disabled, with the reason."""
+    marked = set(fnode.tweakable)
+    with st.expander("Tweakable per run" + (f" · {len(marked)}" if marked else "")):
+        st.caption("Ticked fields may be changed for a single run by the API's `tweaks`, "
+                   "`chainloom run --tweak` or `chainloom.run(tweaks=...)`. Nothing else can be.")
+        for name in spec.config.model_fields:
+            kind = where_kind(spec.config, name)
+            st.checkbox(name, name in marked and kind is None, key=_key(ws, fnode.id, "tweak", name),
+                        disabled=kind is not None, on_change=_apply_tweakable, args=(ws, fnode.id, spec),
+                        help=(f"Never tweakable: it decides where data or credentials go ({kind})"
+                              if kind else "Allow callers to change this field for one run"))
+
+
+def _apply_tweakable(ws: Workspace, node_id: str, spec: NodeSpec) -> None:
+    fnode = ws.flow.node(node_id)
+    if fnode is None:
+        return
+    chosen = [n for n in spec.config.model_fields if where_kind(spec.config, n) is None
+              and st.session_state.get(_key(ws, node_id, "tweak", n))]
+    if chosen != fnode.tweakable:
+        ws.update_node(node_id, tweakable=chosen)
+
+
+def _code_switch() -> None:
+    """The code node says plainly when this machine does not allow it, and how to allow it."""
+    from nodes.code import DISABLED, code_enabled  # noqa: PLC0415 - only when a code node is shown
+
+    if not code_enabled():
+        st.warning(DISABLED, icon=":material/block:")
 
 
 # ---------------------------------------------------------------- problems
