@@ -2,7 +2,7 @@
 
 `url_credentials(value)` says whether a URL carries a user name or password
 (`scheme://user:pass@host`); validation refuses such URLs in config fields.
-`redact_urls(text)` masks the user-info part of every URL inside a text; every
+`redact_urls(text)` masks the password (or a bare token) of every URL inside a text; every
 error message, validation issue, API error and trace error goes through it.
 """
 
@@ -19,11 +19,26 @@ MASK = "***"
 
 
 def _mask(match: re.Match[str]) -> str:
-    return f"{match.group(1) or ''}{match.group(2)}{MASK}@"
+    """`user:***@` keeps the user name (not a secret) and hides the password; a userinfo
+    without ':' is kept as a user name unless it looks like a token (https://TOKEN@host)."""
+    user, colon, _ = match.group(3).partition(":")
+    if colon:
+        shown = f"{user}:{MASK}"
+    else:
+        shown = MASK if _looks_like_token(user) else user
+    return f"{match.group(1) or ''}{match.group(2)}{shown}@"
+
+
+_TOKEN_PREFIXES = ("ghp_", "gho_", "ghu_", "ghs_", "github_pat_", "glpat", "sk-", "sk_", "xox", "hf_",
+                   "x-access-token", "oauth2")
+
+
+def _looks_like_token(user: str) -> bool:
+    return len(user) >= 20 or user.lower().startswith(_TOKEN_PREFIXES)
 
 
 def redact_urls(text: str) -> str:
-    """`text` with the user name and password of every URL replaced by ***."""
+    """`text` with the password (or bare token) of every URL replaced by ***."""
     if "@" not in text:
         return text
     return _USERINFO.sub(_mask, text)

@@ -108,7 +108,8 @@ def test_a_key_pasted_into_a_secret_name_field_is_refused_without_echoing_it(key
 
 def test_redaction_masks_user_info_of_every_url_in_a_text() -> None:
     text = f"cannot reach http://bob:{PASSWORD}@h/x nor //a:{PASSWORD}@b nor postgresql+psycopg://u:{PASSWORD}@db/x"
-    assert redact_urls(text) == "cannot reach http://***@h/x nor //***@b nor postgresql+psycopg://***@db/x"
+    assert redact_urls(text) == "cannot reach http://bob:***@h/x nor //a:***@b nor postgresql+psycopg://u:***@db/x"
+    assert redact_urls("clone https://ghp_token123@github.com/x") == "clone https://***@github.com/x"
     assert redact_urls("mail bob@example.com at http://h/a@b") == "mail bob@example.com at http://h/a@b"
     assert url_credentials("sqlite:///data.db") is None and url_credentials("http://u@h") == "user name"
 
@@ -129,7 +130,7 @@ def test_run_errors_traces_and_cli_output_mask_urls(home: Path, tmp_path: Path,
     path = write(tmp_path, url_flow())
     result = chainloom.run(path, where=BAD_URL)
     assert result.status == "failed" and result.error is not None
-    assert "http://***@[::1" in result.error.message
+    assert "http://bob:***@[::1" in result.error.message
     events = read_trace(home / "traces" / f"{result.run_id}.jsonl")
     errors = [(e["kind"], e.get("error")) for e in events if e.get("error")]
     assert [kind for kind, _ in errors] == ["node.failed", "run.finished"]
@@ -161,9 +162,9 @@ def test_a_flow_stored_before_the_rule_is_shown_and_exported_masked(client: Test
     open_store().save_flow(legacy, None)  # the CLI's store (CHAINLOOM_HOME)
     for route in ("/flows/legacy", "/flows/legacy/versions/1", "/flows/legacy/export"):
         r = client.get(route)
-        assert r.status_code == 200 and PASSWORD not in r.text and "http://***@h/v1" in r.text, route
+        assert r.status_code == 200 and PASSWORD not in r.text and "http://bob:***@h/v1" in r.text, route
     code, out, _ = cli(capsys, "flows", "export", "legacy")
-    assert code == 0 and PASSWORD not in out and "http://***@h/v1" in out
+    assert code == 0 and PASSWORD not in out and "http://bob:***@h/v1" in out
     code, out, err = cli(capsys, "validate", "legacy")
     assert code == 2 and PASSWORD not in out + err  # the flow cannot run: exit 2
 
