@@ -68,7 +68,7 @@ class RunContext:
 
     __slots__ = ("run_id", "node_id", "node_type", "flow_inputs", "services", "session_id", "attempt",
                  "_emit", "_state", "_secrets", "_redactor", "_cancelled", "usage_record", "approval",
-                 "_clock")
+                 "_clock", "_stopped", "_on_stop", "_stop_lock")
 
     def __init__(self, *, run_id: str, node_id: str, node_type: str, emit: Callable[[Event], None],
                  flow_inputs: Mapping[str, Any], services: Mapping[str, Any],
