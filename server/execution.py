@@ -17,7 +17,7 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -26,7 +26,11 @@ from engine.recording import RunRecording
 from engine.runner import Runner
 from engine.scheduler import RunResult
 from engine.validate import Plan
+from server.errors import ApiError
 from server.tables import cancels_among
+
+if TYPE_CHECKING:
+    from server.state import AppState
 
 log = logging.getLogger("chainloom.server")
 
@@ -152,3 +156,31 @@ class CancelWatch:
                 job = self._jobs.get(run_id)
                 if job is not None:
                     job.cancel()
+
+
+END = object()  # put on a streamed run's queue once the run has ended
+
+
+async def start_streamed(state: AppState, run: RunJob, queue: asyncio.Queue[Any], code: str,
+                         outcome: list[RunResult | None] | None = None) -> Any:
+    """Start `run` in the background (within the app's run slots; END goes on `queue` when
+    it ends) and return the first item its events put on `queue`. A run that ends before
+    putting anything there re-raises what stopped it, or gives a 500 with `code`."""
+
+    async def execute() -> None:
+        try:
+            async with state.run_slots:
+                result = await run.run(state.cancels)
+            if outcome is not None:
+                outcome.append(result)
+        finally:
+            queue.put_nowait(END)
+
+    task = asyncio.create_task(execute())
+    state.background.add(task)
+    task.add_done_callback(state.background.discard)
+    first = await queue.get()
+    if first is END:
+        await task  # re-raises what stopped the run from starting
+        raise ApiError(500, code, "the run did not start; details are in the server log")
+    return first

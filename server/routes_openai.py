@@ -26,7 +26,7 @@ from engine.scheduler import RunResult
 from engine.validate import Plan
 from server import errors, sse
 from server.auth import require_key
-from server.execution import RunJob
+from server.execution import END, RunJob, start_streamed
 from server.openai_shapes import (
     ChatRequest,
     ChunkMaker,
@@ -46,7 +46,6 @@ from server.tables import version_text
 SESSION_HEADER = "X-Chainloom-Session"
 KEEPALIVE_SECONDS = 15.0
 _SESSION = re.compile(SESSION_PATTERN)
-_END = object()
 
 
 def unknown_model(model: str) -> errors.ApiError:
@@ -149,20 +148,7 @@ async def stream_chat(state: AppState, run: RunJob, chunks: ChunkMaker, shape: S
 
     run.on_event = deliver
 
-    async def execute() -> None:
-        try:
-            async with state.run_slots:
-                outcome.append(await run.run(state.cancels))
-        finally:
-            queue.put_nowait(_END)
-
-    task = asyncio.create_task(execute())
-    state.background.add(task)
-    task.add_done_callback(state.background.discard)
-    first = await queue.get()
-    if first is _END:
-        await task
-        raise errors.ApiError(500, "run_not_started", "the run did not start; details are in the server log")
+    await start_streamed(state, run, queue, "run_not_started", outcome)
     body = chunk_frames(queue, run, chunks, shape, upstream, outcome)
     return StreamingResponse(body, media_type=sse.MEDIA_TYPE, headers={**sse.HEADERS, "X-Run-Id": run.run_id})
 
@@ -185,7 +171,7 @@ async def chunk_frames(queue: asyncio.Queue[Any], run: RunJob, chunks: ChunkMake
             except TimeoutError:
                 yield sse.KEEPALIVE
                 continue
-            if item is _END:
+            if item is END:
                 break
             node = item.get("node")
             if item.get("kind") == "node.token" and node in upstream and speaker in (None, node):

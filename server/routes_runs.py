@@ -21,7 +21,7 @@ from engine.scheduler import RunResult
 from engine.store import RunRecord
 from server import sse
 from server.errors import ApiError
-from server.execution import RunJob
+from server.execution import END, RunJob, start_streamed
 from server.running import job, prepare
 from server.schemas import RUN_ID_PATTERN, SESSION_PATTERN, CancelOut, RunEvents, RunOut, RunRequest, errors
 from server.state import AppState, app_state
@@ -36,7 +36,6 @@ FlowRef = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00-\x
 RUN_STATUS = r"^(running|waiting_approval|succeeded|failed|timeout|cancelled|interrupted)$"
 KEEPALIVE_SECONDS = 15.0
 TAIL_POLL = 0.25
-_END = object()
 
 
 def run_body(result: RunResult, flow_version: int | None, session_id: str | None) -> dict[str, Any]:
@@ -76,20 +75,7 @@ async def stream_run(state: AppState, run: RunJob) -> StreamingResponse:
     queue: asyncio.Queue[Any] = asyncio.Queue()
     run.on_event = queue.put_nowait  # events are recorded on this loop (the engine hops them here)
 
-    async def execute() -> None:
-        try:
-            async with state.run_slots:
-                await run.run(state.cancels)
-        finally:
-            queue.put_nowait(_END)
-
-    task = asyncio.create_task(execute())
-    state.background.add(task)
-    task.add_done_callback(state.background.discard)
-    first = await queue.get()
-    if first is _END:
-        await task  # re-raises what stopped the run from starting (a 500 without details)
-        raise ApiError(500, "internal", "the run did not start; details are in the server log")
+    first = await start_streamed(state, run, queue, "internal")
     await run.recorded_start()
     return StreamingResponse(frames(first, queue, run), media_type=sse.MEDIA_TYPE,
                              headers={**sse.HEADERS, "X-Run-Id": run.run_id})
@@ -105,7 +91,7 @@ async def frames(first: dict[str, Any], queue: asyncio.Queue[Any], run: RunJob) 
             except TimeoutError:
                 yield sse.KEEPALIVE
                 continue
-            if item is _END:
+            if item is END:
                 break
             finished = item.get("kind") == "run.finished"
             if finished:
