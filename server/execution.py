@@ -15,7 +15,7 @@ import asyncio
 import copy
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -184,3 +184,17 @@ async def start_streamed(state: AppState, run: RunJob, queue: asyncio.Queue[Any]
         await task  # re-raises what stopped the run from starting
         raise ApiError(500, code, "the run did not start; details are in the server log")
     return first
+
+
+async def queued_items(queue: asyncio.Queue[Any], keepalive: float) -> AsyncIterator[Any]:
+    """What a streamed run puts on `queue`, until END; None after each `keepalive` seconds
+    with nothing new (the caller sends its keep-alive then)."""
+    while True:
+        try:
+            item = await asyncio.wait_for(queue.get(), keepalive)
+        except TimeoutError:
+            yield None
+            continue
+        if item is END:
+            return
+        yield item

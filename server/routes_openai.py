@@ -26,7 +26,7 @@ from engine.scheduler import RunResult
 from engine.validate import Plan
 from server import errors, sse
 from server.auth import require_key
-from server.execution import END, RunJob, start_streamed
+from server.execution import RunJob, queued_items, start_streamed
 from server.openai_shapes import (
     ChatRequest,
     ChunkMaker,
@@ -165,14 +165,10 @@ async def chunk_frames(queue: asyncio.Queue[Any], run: RunJob, chunks: ChunkMake
     speaker: str | None = None  # the first upstream node that streams tokens is the answer's model
     try:
         yield data(chunks.chunk({"role": "assistant", "content": ""}))
-        while True:
-            try:
-                item = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
-            except TimeoutError:
+        async for item in queued_items(queue, KEEPALIVE_SECONDS):
+            if item is None:
                 yield sse.KEEPALIVE
                 continue
-            if item is END:
-                break
             node = item.get("node")
             if item.get("kind") == "node.token" and node in upstream and speaker in (None, node):
                 speaker = node

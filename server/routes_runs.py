@@ -21,7 +21,7 @@ from engine.scheduler import RunResult
 from engine.store import RunRecord
 from server import sse
 from server.errors import ApiError
-from server.execution import END, RunJob, start_streamed
+from server.execution import RunJob, queued_items, start_streamed
 from server.running import job, prepare
 from server.schemas import RUN_ID_PATTERN, SESSION_PATTERN, CancelOut, RunEvents, RunOut, RunRequest, errors
 from server.state import AppState, app_state
@@ -85,18 +85,16 @@ async def frames(first: dict[str, Any], queue: asyncio.Queue[Any], run: RunJob) 
     finished = False
     try:
         yield sse.frame(first)
-        while not finished:
-            try:
-                item = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
-            except TimeoutError:
+        async for item in queued_items(queue, KEEPALIVE_SECONDS):
+            if item is None:
                 yield sse.KEEPALIVE
                 continue
-            if item is END:
-                break
             finished = item.get("kind") == "run.finished"
             if finished:
                 await run.recorded_end()  # a client that sees the end can read the whole run anywhere
             yield sse.frame(item)
+            if finished:
+                break
         if not finished:
             yield sse.error_frame(f"run {run.run_id} ended without a result; see GET /runs/{run.run_id}")
     finally:
